@@ -1,0 +1,42 @@
+# Two commands: `make run` and `make test`. Both create or refresh .venv first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PYTEST_ARGS ?=
+
+.PHONY: run test venv lint format bench system-deps clean
+
+# Reinstalled whenever pyproject.toml or the pinned constraints change.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required" >&2; exit 1; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[airflow,dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(VENV)/bin/threekcal up
+
+test: venv
+	$(PY) -m ruff check src tests dags bench
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check src tests dags bench
+	$(PY) -m ruff format --check src tests dags bench
+
+format: venv
+	$(PY) -m ruff check --fix src tests dags bench
+	$(PY) -m ruff format src tests dags bench
+
+# Debian packages for the Spark JDBC jar and the browser tests (needs root; .ci/run calls it).
+system-deps:
+	@command -v chromium >/dev/null && test -f /usr/share/java/mariadb-java-client.jar || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libmariadb-java; }
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

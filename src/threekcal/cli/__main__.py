@@ -1,0 +1,3 @@
+from threekcal.cli import app
+
+app()

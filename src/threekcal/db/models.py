@@ -1,0 +1,112 @@
+"""Tables. Column names of ``comments`` are the ones users and old data know: keep them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from threekcal.db.types import UTCDateTime, utcnow
+
+# SQLite only autoincrements an INTEGER PRIMARY KEY; MariaDB gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+MAX_COMMENT_CHARS = 2000
+MAX_USER_CHARS = 64
+MAX_REMARK_CHARS = 500
+LABEL_CHARS = 16
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+MARIADB_TABLE_OPTIONS = {
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+    "mysql_engine": "InnoDB",
+}
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    num: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    comments: Mapped[str] = mapped_column(Text, nullable=False)
+    request_user: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    request_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    receipt: Mapped[str] = mapped_column(String(64), nullable=False)
+    prediction_result: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
+    prediction_score: Mapped[float | None] = mapped_column(Float)
+    prediction_scores: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    prediction_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    model_version: Mapped[str | None] = mapped_column(String(255))
+    label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
+    remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
+    labeled_by: Mapped[str | None] = mapped_column(String(MAX_USER_CHARS))
+    labeled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("receipt", name="uq_comments_receipt"),
+        Index("ix_comments_request_user_num", "request_user", "num"),
+        Index("ix_comments_request_time", "request_time"),
+        Index("ix_comments_prediction_result", "prediction_result"),
+        Index("ix_comments_label", "label"),
+        Index("ix_comments_score_num", "prediction_score", "num"),
+        Index("ix_comments_prediction_time", "prediction_time"),
+        MARIADB_TABLE_OPTIONS,
+    )
+
+
+class LabelEvent(Base):
+    """Audit of every label change: who, when, old -> new label and remark."""
+
+    __tablename__ = "label_events"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    num: Mapped[int] = mapped_column(
+        BigId, ForeignKey("comments.num", ondelete="CASCADE"), nullable=False, index=True
+    )
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # set | accept | undo
+    changed_by: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    old_label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
+    new_label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
+    old_remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
+    new_remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
+
+
+class PredictionBatch(Base):
+    """One prediction log file and its fate; ``applied_at`` set in the same transaction as the updates."""
+
+    __tablename__ = "prediction_batches"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    log_path: Mapped[str] = mapped_column(String(1024), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="predict")  # predict | backfill
+    model_version: Mapped[str | None] = mapped_column(String(255))
+    records: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    predict_seconds: Mapped[float | None] = mapped_column(Float)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    applied_rows: Mapped[int | None] = mapped_column(Integer)
+    unknown_nums: Mapped[int | None] = mapped_column(Integer)
+    quarantined: Mapped[int | None] = mapped_column(Integer)
+    apply_seconds: Mapped[float | None] = mapped_column(Float)
+    engine: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,71 @@
+"""The migrations build exactly the schema the models describe, on SQLite and on MariaDB."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+
+from threekcal.db import migrate
+from threekcal.db.models import Base
+from threekcal.db.session import engine_for
+
+
+def test_database_is_at_head(database_url: str) -> None:
+    assert migrate.current_revision_for(database_url) == migrate.head_revision()
+
+
+def test_models_match_migrations(database_url: str) -> None:
+    with engine_for(database_url).connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_comment_columns_keep_their_names(database_url: str) -> None:
+    columns = {c["name"] for c in inspect(engine_for(database_url)).get_columns("comments")}
+    legacy = {
+        "num",
+        "comments",
+        "request_user",
+        "request_time",
+        "prediction_result",
+        "prediction_score",
+        "prediction_time",
+        "label",
+        "remark",
+    }
+    assert legacy <= columns
+    assert {"prediction_scores", "model_version", "labeled_by", "labeled_at"} <= columns
+
+
+def test_filter_indexes_exist(database_url: str) -> None:
+    indexed = {
+        tuple(index["column_names"]) for index in inspect(engine_for(database_url)).get_indexes("comments")
+    }
+    for columns in [("request_user", "num"), ("label",), ("prediction_result",), ("prediction_score", "num")]:
+        assert columns in indexed
+
+
+def test_mariadb_tables_are_utf8mb4(database_url: str) -> None:
+    engine = engine_for(database_url)
+    if engine.dialect.name == "sqlite":
+        return
+    with engine.connect() as connection:
+        collations = connection.execute(
+            text(
+                "SELECT table_name, table_collation FROM information_schema.tables"
+                " WHERE table_schema = DATABASE()"
+            )
+        ).all()
+    assert collations
+    assert all(collation.startswith("utf8mb4") for _, collation in collations)
+
+
+def test_downgrade_then_upgrade_round_trips(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    migrate.upgrade(url)
+    migrate.downgrade(url, "base")
+    assert "comments" not in inspect(engine_for(url)).get_table_names()
+    migrate.upgrade(url)
+    assert "comments" in inspect(engine_for(url)).get_table_names()
