@@ -1,0 +1,96 @@
+"""Download of filtered comments as CSV or JSON Lines, streamed in keyset batches (admin)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from threekcal.api.deps import AdminDep, SettingsDep, open_session
+from threekcal.api.errors import error_responses
+from threekcal.api.routes.comments import FilterDep
+from threekcal.api.schemas import CommentOut
+from threekcal.db import queries
+from threekcal.db.models import Comment
+from threekcal.db.queries import Sort
+from threekcal.db.types import utcnow
+
+router = APIRouter(tags=["export"])
+
+EXPORT_BATCH = 1000
+COLUMNS = list(CommentOut.model_fields)
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump().values()])
+        if count % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
+    for row in rows:
+        yield CommentOut.model_validate(row).model_dump_json() + "\n"
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The matching comments, streamed",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {}},
+        },
+        **error_responses(401, 403, 503),
+    },
+    summary="Download comments as CSV or JSON Lines (admin)",
+)
+def export(
+    _admin: AdminDep,
+    settings: SettingsDep,
+    flt: FilterDep,
+    format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",
+    sort: Sort = "oldest",
+) -> StreamingResponse:
+    session = open_session(settings)
+    try:
+        rows = queries.iter_comments(session, flt, sort=sort, batch_size=EXPORT_BATCH)
+        # The first batch is read now, so a database that is down answers 503 instead of a cut stream.
+        first = next(rows, None)
+    except BaseException:
+        session.close()
+        raise
+
+    def stream() -> Iterator[Comment]:
+        try:
+            if first is not None:
+                yield first
+                yield from rows
+        finally:
+            session.close()
+
+    lines = _csv_lines(stream()) if format == "csv" else _jsonl_lines(stream())
+    filename = f"threekcal-comments-{utcnow():%Y%m%dT%H%M%SZ}.{format}"
+    return StreamingResponse(
+        lines,
+        media_type=MEDIA_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,32 @@
+"""Aggregated statistics: public, since they hold no text and no names beyond the per-user table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from threekcal.api.deps import SessionDep
+from threekcal.api.errors import error_responses
+from threekcal.api.schemas import StatsOut
+from threekcal.db import stats
+from threekcal.db.models import MAX_USER_CHARS
+
+router = APIRouter(tags=["stats"])
+
+
+@router.get(
+    "/stats",
+    response_model=StatsOut,
+    responses=error_responses(503),
+    summary="Counts, accuracy, confusion matrix, per-class metrics, calibration, curves, timeline",
+)
+def get_stats(
+    request: Request,
+    session: SessionDep,
+    request_user: Annotated[
+        str | None, Query(max_length=MAX_USER_CHARS, description="Only this user.")
+    ] = None,
+) -> StatsOut:
+    cache: stats.StatsCache = request.app.state.stats_cache
+    return StatsOut.model_validate(cache.get(session, request_user))

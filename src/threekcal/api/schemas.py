@@ -1,0 +1,287 @@
+"""Request and response bodies. Limits match the columns in threekcal.db.models."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from threekcal.db.models import MAX_COMMENT_CHARS, MAX_REMARK_CHARS, MAX_USER_CHARS
+from threekcal.emotions import Emotion
+
+MAX_ACCEPT_NUMS = 1000
+MAX_NUM = 2**63 - 1
+
+# Names are one line of printable text: no C0/C1 control characters at all.
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Texts may span lines and hold tabs; other control characters (NUL first) are refused.
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_name(value: str, field: str, limit: int) -> str:
+    name = value.strip()
+    if not name:
+        raise PydanticCustomError("blank", "{field} must not be empty or whitespace only", {"field": field})
+    if len(name) > limit:
+        raise PydanticCustomError(
+            "too_long",
+            "{field} is too long: {length} characters, the limit is {limit}",
+            {"field": field, "length": len(name), "limit": limit},
+        )
+    if _NAME_CONTROL.search(name):
+        raise PydanticCustomError(
+            "control_characters", "{field} must not contain control characters", {"field": field}
+        )
+    return name
+
+
+def _check_text(value: str, field: str, limit: int, *, allow_blank: bool) -> str | None:
+    text = value.strip()
+    if not text:
+        if allow_blank:
+            return None
+        raise PydanticCustomError("blank", "{field} must not be empty or whitespace only", {"field": field})
+    if len(text) > limit:
+        raise PydanticCustomError(
+            "too_long",
+            "{field} is too long: {length} characters after trimming spaces, the limit is {limit}",
+            {"field": field, "length": len(text), "limit": limit},
+        )
+    if _TEXT_CONTROL.search(text):
+        raise PydanticCustomError(
+            "control_characters",
+            "{field} must not contain control characters other than tab and line breaks",
+            {"field": field},
+        )
+    return text
+
+
+def check_admin_name(value: str) -> str:
+    return _check_name(value, "X-Admin-Name", MAX_USER_CHARS)
+
+
+RequestUser = Annotated[
+    str,
+    AfterValidator(lambda value: _check_name(value, "request_user", MAX_USER_CHARS)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_USER_CHARS,
+            "pattern": r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$",
+            "description": "Who writes; trimmed, 1-64 characters, no control characters.",
+        }
+    ),
+]
+CommentText = Annotated[
+    str,
+    AfterValidator(lambda value: _check_text(value, "comments", MAX_COMMENT_CHARS, allow_blank=False)),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_COMMENT_CHARS,
+            "pattern": r"\S",
+            "description": "The text; trimmed, 1-2000 characters, not only spaces.",
+        }
+    ),
+]
+Remark = Annotated[
+    str | None,
+    AfterValidator(
+        lambda value: (
+            None if value is None else _check_text(value, "remark", MAX_REMARK_CHARS, allow_blank=True)
+        )
+    ),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "maxLength": MAX_REMARK_CHARS}, {"type": "null"}],
+            "description": "Free note of the labeller; trimmed, at most 500 characters; blank means none.",
+        }
+    ),
+]
+
+
+class CommentIn(BaseModel):
+    request_user: RequestUser
+    comments: CommentText
+
+
+class CommentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    num: int
+    comments: str
+    request_user: str
+    request_time: datetime
+    prediction_result: str | None
+    prediction_score: float | None
+    prediction_scores: dict[str, float] | None
+    prediction_time: datetime | None
+    model_version: str | None
+    label: str | None
+    remark: str | None
+    labeled_by: str | None
+    labeled_at: datetime | None
+
+
+class CommentCreated(CommentOut):
+    receipt: str = Field(description="Opaque, URL-safe secret to look the comment up later.")
+
+
+class CommentPage(BaseModel):
+    items: list[CommentOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+    total: int | None = Field(default=None, description="Matching comments; only with `with_total=true`.")
+
+
+class LabelIn(BaseModel):
+    label: Emotion | None = Field(description="One of the seven emotions, or null to clear the label.")
+    remark: Remark = Field(default=None, description="Left out: the current remark stays; null clears it.")
+
+
+Num = Annotated[int, Field(ge=1, le=MAX_NUM)]
+
+
+class AcceptIn(BaseModel):
+    nums: list[Num] = Field(min_length=1, max_length=MAX_ACCEPT_NUMS)
+
+
+class AcceptOut(BaseModel):
+    accepted: int
+    skipped: list[int] = Field(description="Numbers not found or without a prediction yet.")
+
+
+class UndoIn(BaseModel):
+    num: Num | None = Field(default=None, description="Comment to undo; null: your newest change.")
+
+
+class LabelEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    num: int
+    action: Literal["set", "accept", "undo"]
+    changed_by: str
+    changed_at: datetime
+    old_label: str | None
+    new_label: str | None
+    old_remark: str | None
+    new_remark: str | None
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    request_user: str
+    comments: int
+    predicted: int
+    labeled: int
+    last_request_time: datetime | None
+
+
+class Counts(BaseModel):
+    total: int
+    pending: int
+    predicted: int
+    labeled: int
+    labeled_and_predicted: int
+
+
+class ClassMetrics(BaseModel):
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class AverageMetrics(BaseModel):
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+class ScoreHistogram(BaseModel):
+    bins: list[float] = Field(description="21 bin edges from 0 to 1.")
+    counts: dict[str, list[int]] = Field(description="Per predicted label, 20 counts.")
+
+
+class Calibration(BaseModel):
+    bins: list[float]
+    count: list[int]
+    mean_confidence: list[float | None]
+    accuracy: list[float | None]
+    ece: float | None
+
+
+class RocCurve(BaseModel):
+    fpr: list[float]
+    tpr: list[float]
+    auc: float | None
+
+
+class PrCurve(BaseModel):
+    precision: list[float]
+    recall: list[float]
+    average_precision: float | None
+
+
+class Curves(BaseModel):
+    roc: RocCurve
+    pr: PrCurve
+
+
+class TimelineDay(BaseModel):
+    day: str = Field(description="UTC day, YYYY-MM-DD.")
+    total: int
+    by_prediction: dict[str, int]
+
+
+class UserAccuracy(BaseModel):
+    request_user: str
+    total: int
+    labeled: int
+    correct: int
+    accuracy: float | None
+
+
+class StatsOut(BaseModel):
+    counts: Counts
+    labels: list[str]
+    accuracy: float | None
+    confusion_matrix: list[list[int]] = Field(description="Rows: true label; columns: predicted label.")
+    per_class: list[ClassMetrics]
+    macro_avg: AverageMetrics
+    weighted_avg: AverageMetrics
+    score_histogram: ScoreHistogram
+    calibration: Calibration
+    curves: dict[str, Curves]
+    timeline: list[TimelineDay]
+    per_user: list[UserAccuracy]
+    generated_at: datetime
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    database: Literal["ok"]
+    schema_revision: str
+    schema_head: str
+
+
+class PipelineOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    pending: int
+    last_predict: dict[str, Any] | None
+    last_apply: dict[str, Any] | None
+    unapplied_logs: int
+    quarantined_lines: int
+
+
+class ErrorOut(BaseModel):
+    detail: str

@@ -1,0 +1,282 @@
+"""Reads and writes of comments the API (and the UI through it) needs: insert, look-ups, filtered
+keyset pages, counts, the per-user table. Functions take a Session; writes commit their own transaction."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Engine, Select, and_, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from threekcal.db.models import Comment
+from threekcal.db.types import utcnow
+
+Sort = Literal["newest", "oldest", "least_confident"]
+SORTS: tuple[Sort, ...] = ("newest", "oldest", "least_confident")
+MAX_SQL_INT = 2**63 - 1
+RECEIPT_BYTES = 24
+
+_sqlite_write_locks: dict[Engine, threading.Lock] = {}
+_sqlite_write_locks_guard = threading.Lock()
+
+
+@contextmanager
+def serialized_writes(session: Session) -> Iterator[None]:
+    """On SQLite, one writer per process at a time.
+
+    SQLite allows one writer; a second one gets SQLITE_BUSY and its busy handler sleeps 1, 2, 5, 10 ... ms
+    before retrying, which turns contention into latency spikes. Queueing writers on a lock here instead
+    keeps the wait as short as the writes. MariaDB locks rows itself: nothing to do there.
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _sqlite_write_locks.get(engine)  # type: ignore[call-overload]
+    if lock is None:
+        with _sqlite_write_locks_guard:
+            lock = _sqlite_write_locks.setdefault(engine, threading.Lock())  # type: ignore[call-overload]
+    with lock:
+        yield
+
+
+def new_receipt() -> str:
+    return secrets.token_urlsafe(RECEIPT_BYTES)
+
+
+_INSERT_COMMENT = insert(Comment.__table__)  # built once; table-level, so no ORM bulk-insert machinery
+
+
+def insert_comment(session: Session, *, request_user: str, text: str) -> Comment:
+    """One INSERT and its commit; the returned (detached) row carries its number and receipt.
+
+    A Core INSERT rather than ``session.add``: the hot path of the API, and the unit of work's flush
+    machinery costs more CPU than the database does here.
+    """
+    values = {
+        "comments": text,
+        "request_user": request_user,
+        "request_time": utcnow(),
+        "receipt": new_receipt(),
+    }
+    with serialized_writes(session):
+        result = session.connection().execute(_INSERT_COMMENT, values)
+        session.commit()
+    return Comment(num=result.inserted_primary_key[0], **values)
+
+
+def get_comment(session: Session, num: int) -> Comment | None:
+    return session.get(Comment, num)
+
+
+def get_comment_by_receipt(session: Session, receipt: str) -> Comment | None:
+    return session.scalars(select(Comment).where(Comment.receipt == receipt)).one_or_none()
+
+
+@dataclass(frozen=True)
+class CommentFilter:
+    """Filters shared by the comment list, its count and the export. ``since`` is inclusive,
+    ``until`` exclusive, both on request_time; ``q`` matches a substring of the text literally."""
+
+    request_user: str | None = None
+    labeled: bool | None = None
+    predicted: bool | None = None
+    prediction_result: str | None = None
+    label: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.request_user is not None:
+            conditions.append(Comment.request_user == self.request_user)
+        if self.labeled is not None:
+            conditions.append(Comment.label.is_not(None) if self.labeled else Comment.label.is_(None))
+        if self.predicted is not None:
+            conditions.append(
+                Comment.prediction_result.is_not(None)
+                if self.predicted
+                else Comment.prediction_result.is_(None)
+            )
+        if self.prediction_result is not None:
+            conditions.append(Comment.prediction_result == self.prediction_result)
+        if self.label is not None:
+            conditions.append(Comment.label == self.label)
+        if self.min_score is not None:
+            conditions.append(Comment.prediction_score >= self.min_score)
+        if self.max_score is not None:
+            conditions.append(Comment.prediction_score <= self.max_score)
+        if self.q:
+            conditions.append(Comment.comments.contains(self.q, autoescape=True))
+        if self.since is not None:
+            conditions.append(Comment.request_time >= self.since)
+        if self.until is not None:
+            conditions.append(Comment.request_time < self.until)
+        return conditions
+
+
+class InvalidCursorError(ValueError):
+    """A cursor that this server did not hand out for this sort order."""
+
+
+SortKey = list[Any]
+
+
+def encode_cursor(key: SortKey) -> str:
+    raw = json.dumps(key, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _is_sql_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_SQL_INT
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def decode_cursor(cursor: str, sort: Sort) -> SortKey:
+    """The sort key values of the last row of the previous page: [num] or [score | null, num]."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursorError(cursor) from exc
+    if not isinstance(key, list):
+        raise InvalidCursorError(cursor)
+    if sort == "least_confident":
+        valid = len(key) == 2 and _is_sql_int(key[1]) and (key[0] is None or _is_finite_number(key[0]))
+    else:
+        valid = len(key) == 1 and _is_sql_int(key[0])
+    if not valid:
+        raise InvalidCursorError(cursor)
+    return key
+
+
+def sort_key(comment: Comment, sort: Sort) -> SortKey:
+    if sort == "least_confident":
+        return [comment.prediction_score, comment.num]
+    return [comment.num]
+
+
+@dataclass
+class Page:
+    items: list[Comment]
+    next_key: SortKey | None
+
+
+def _filtered(flt: CommentFilter) -> Select[tuple[Comment]]:
+    return select(Comment).where(*flt.conditions())
+
+
+def list_comments(
+    session: Session,
+    flt: CommentFilter,
+    *,
+    sort: Sort = "newest",
+    limit: int = 50,
+    after: SortKey | None = None,
+) -> Page:
+    """One page in keyset order, ``after`` being the sort key of the previous page's last row.
+
+    newest/oldest walk the primary key. least_confident walks ix_comments_score_num over scored rows
+    first (lowest score first), then the rows without a score by number: two index-friendly queries
+    instead of one ORDER BY on ``score IS NULL`` that no index serves.
+    """
+    base = _filtered(flt)
+    if sort in ("newest", "oldest"):
+        if sort == "newest":
+            query = base.order_by(Comment.num.desc())
+            if after is not None:
+                query = query.where(Comment.num < after[0])
+        else:
+            query = base.order_by(Comment.num.asc())
+            if after is not None:
+                query = query.where(Comment.num > after[0])
+        rows = list(session.scalars(query.limit(limit + 1)))
+        return _page(rows, limit, sort)
+
+    scored: list[Comment] = []
+    if after is None or after[0] is not None:
+        query = base.where(Comment.prediction_score.is_not(None))
+        if after is not None:
+            score, num = after
+            query = query.where(
+                or_(
+                    Comment.prediction_score > score,
+                    and_(Comment.prediction_score == score, Comment.num > num),
+                )
+            )
+        query = query.order_by(Comment.prediction_score.asc(), Comment.num.asc()).limit(limit + 1)
+        scored = list(session.scalars(query))
+        if len(scored) > limit:
+            return _page(scored, limit, sort)
+    query = base.where(Comment.prediction_score.is_(None))
+    if after is not None and after[0] is None:
+        query = query.where(Comment.num > after[1])
+    remaining = limit - len(scored)
+    unscored = list(session.scalars(query.order_by(Comment.num.asc()).limit(remaining + 1)))
+    return _page(scored + unscored, limit, sort)
+
+
+def _page(rows: list[Comment], limit: int, sort: Sort) -> Page:
+    if len(rows) > limit:
+        items = rows[:limit]
+        return Page(items, sort_key(items[-1], sort))
+    return Page(rows, None)
+
+
+def count_comments(session: Session, flt: CommentFilter) -> int:
+    return session.scalar(select(func.count()).select_from(Comment).where(*flt.conditions())) or 0
+
+
+def iter_comments(
+    session: Session, flt: CommentFilter, *, sort: Sort = "newest", batch_size: int = 1000
+) -> Iterator[Comment]:
+    """Every matching comment in keyset batches, so an export never holds the whole table."""
+    after: SortKey | None = None
+    while True:
+        page = list_comments(session, flt, sort=sort, limit=batch_size, after=after)
+        yield from page.items
+        session.expunge_all()  # the identity map would otherwise keep every exported row alive
+        if page.next_key is None:
+            return
+        after = page.next_key
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    request_user: str
+    comments: int
+    predicted: int
+    labeled: int
+    last_request_time: datetime | None
+
+
+def list_users(session: Session, *, q: str | None = None, limit: int = 100) -> list[UserSummary]:
+    """Users by number of comments (most first), one GROUP BY."""
+    total = func.count().label("comments")
+    query = select(
+        Comment.request_user,
+        total,
+        func.count(Comment.prediction_result),
+        func.count(Comment.label),
+        func.max(Comment.request_time),
+    ).group_by(Comment.request_user)
+    if q:
+        query = query.where(Comment.request_user.contains(q, autoescape=True))
+    query = query.order_by(total.desc(), Comment.request_user.asc()).limit(limit)
+    return [UserSummary(*row) for row in session.execute(query)]
