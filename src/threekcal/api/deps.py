@@ -6,13 +6,12 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic_core import PydanticCustomError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from threekcal.api.errors import validation_error
 from threekcal.api.schemas import check_admin_name
@@ -34,14 +33,8 @@ async def get_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@lru_cache(maxsize=8)
-def _sessionmaker(url: str) -> sessionmaker[Session]:
-    # Building a sessionmaker sets up a Session subclass and its events: far too slow per request.
-    return session_factory(url)
-
-
 def open_session(settings: Settings) -> Session:
-    return _sessionmaker(settings.database_url)()
+    return session_factory(settings.database_url)()
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:

@@ -61,7 +61,9 @@ def engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+@lru_cache(maxsize=8)
 def session_factory(url: str) -> sessionmaker[Session]:
+    # Cached: building a sessionmaker sets up a Session subclass and its events, far too slow per request.
     return sessionmaker(engine_for(url), expire_on_commit=False)
 
 
