@@ -1,0 +1,400 @@
+"""``threekcal api``, ``threekcal ui`` and ``threekcal up`` (API, worker and web app: ``make run``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from threekcal.cli.app import app
+
+if TYPE_CHECKING:
+    from threekcal.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True)
+
+HostOption = Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for every interface).")]
+STOP_GRACE_SECONDS = 20.0
+"""How long children get to finish their work after Ctrl-C before they are killed."""
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def connect_host(host: str) -> str:
+    """Where a client on this machine reaches a server listening on ``host``."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+def url_host(host: str) -> str:
+    host = connect_host(host)
+    return f"[{host}]" if ":" in host else host
+
+
+def ensure_port_free(host: str, port: int, what: str, option: str) -> None:
+    """Fail with a message that says what to do, instead of a server's bind traceback."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # Same option the servers set, so a port in TIME_WAIT from a previous run counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"Port {port} on {host} is already in use ({exc.strerror}), so the {what} cannot start "
+                f"there. Stop the program that holds it (is ThreeKcal already running?) or choose "
+                f"another port with {option}."
+            ) from None
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/bold red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from threekcal.settings import Settings, SettingsError
+
+    try:
+        return Settings()
+    except (SettingsError, ValidationError) as exc:
+        raise _fail(f"the configuration cannot be used: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------ api and ui
+@app.command()
+def api(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+) -> None:
+    """Serve the HTTP API (uvicorn, factory threekcal.api:create_app)."""
+    import uvicorn
+
+    _load_settings()  # a bad configuration is reported here, not as an app-factory traceback
+    try:
+        ensure_port_free(host, port, "API", "--port")
+    except PortInUse as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run("threekcal.api:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+def streamlit_command(host: str, port: int) -> list[str]:
+    import threekcal.ui
+
+    app_path = Path(threekcal.ui.__file__).with_name("app.py")
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app_path),
+        "--server.headless", "true",
+        "--server.address", host,
+        "--server.port", str(port),
+        "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+
+
+@app.command()
+def ui(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web app.")] = 8501,
+    api_url: Annotated[
+        str | None, typer.Option(help="Where the web app finds the API (default: THREEKCAL_API_URL).")
+    ] = None,
+) -> None:
+    """Serve the Streamlit web app; it talks to the API only."""
+    from threekcal.ui.config import ui_settings
+
+    try:
+        ensure_port_free(host, port, "web app", "--port")
+    except PortInUse as exc:
+        raise _fail(str(exc)) from None
+    env = {**os.environ, "THREEKCAL_API_URL": api_url or ui_settings().api_url}
+    command = streamlit_command(host, port)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit becomes this process: signals and the exit status are its own.
+    os.execve(command[0], command, env)
+
+
+# ------------------------------------------------------------------------------------------- up
+@dataclass
+class Child:
+    name: str
+    command: Sequence[str]
+    health_url: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def returncode(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM if ``threekcal up`` itself is killed (kill -9), so no server lingers."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class Supervisor:
+    """Starts child processes, waits until they are healthy, and stops all of them together.
+
+    Children run in their own process group, so the terminal's Ctrl-C reaches only this process, which
+    then asks each child once (SIGINT) to stop and waits for it; a child still running after
+    ``grace`` seconds is killed.
+    """
+
+    def __init__(
+        self,
+        children: Sequence[Child],
+        *,
+        env: Mapping[str, str],
+        grace: float = STOP_GRACE_SECONDS,
+        write: Callable[[str], None] | None = None,
+    ) -> None:
+        self.children = list(children)
+        self.env = dict(env)
+        self.grace = grace
+        self.stop_requested = threading.Event()
+        self._write = write or self._write_stdout
+        self._output_lock = threading.Lock()
+        self._readers: list[threading.Thread] = []
+
+    def _write_stdout(self, line: str) -> None:
+        with self._output_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def request_stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
+        self.stop_requested.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+
+    def start(self) -> None:
+        width = max(len(child.name) for child in self.children)
+        for child in self.children:
+            child.process = subprocess.Popen(
+                child.command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        # Readers start after every fork: preexec_fn must not run while other threads hold locks.
+        for child in self.children:
+            assert child.process is not None and child.process.stdout is not None
+            reader = threading.Thread(
+                target=self._relay, args=(child.name.ljust(width), child.process.stdout), daemon=True
+            )
+            reader.start()
+            self._readers.append(reader)
+
+    def _relay(self, prefix: str, stream: IO[bytes]) -> None:
+        for raw in iter(stream.readline, b""):
+            self._write(f"{prefix} | {raw.decode(errors='replace').rstrip()}\n")
+        stream.close()
+
+    def dead_child(self) -> Child | None:
+        return next((child for child in self.children if child.returncode is not None), None)
+
+    def wait_healthy(self, timeout: float, probe: Callable[[str], bool] | None = None) -> Child | None:
+        """Wait until every child with a health URL answers; returns a child that died meanwhile.
+
+        Raises TimeoutError naming the children that never became healthy.
+        """
+        probe = probe or http_ok
+        waiting = [child for child in self.children if child.health_url]
+        deadline = time.monotonic() + timeout
+        while waiting:
+            if self.stop_requested.is_set():
+                return None
+            dead = self.dead_child()
+            if dead is not None:
+                return dead
+            waiting = [child for child in waiting if not probe(child.health_url or "")]
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(child.name for child in waiting)
+                raise TimeoutError(f"{names} did not become healthy within {timeout:.0f} s")
+            if waiting:
+                self.stop_requested.wait(0.25)
+        return None
+
+    def supervise(self) -> Child | None:
+        """Block until a stop is requested (returns None) or a child exits (returns it)."""
+        while not self.stop_requested.wait(0.25):
+            dead = self.dead_child()
+            if dead is not None:
+                return dead
+        return None
+
+    def stop(self) -> dict[str, int | None]:
+        """Ask every running child to stop, wait for all, kill those past the grace period."""
+        running = [child for child in self.children if child.process is not None and child.returncode is None]
+        for child in running:
+            with contextlib.suppress(ProcessLookupError):
+                assert child.process is not None
+                child.process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + self.grace
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._write(f"{child.name} did not stop within {self.grace:.0f} s: killing it\n")
+                child.process.kill()
+                child.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=2)
+        return {child.name: child.returncode for child in self.children}
+
+
+def http_ok(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def worker_command_exists() -> bool:
+    from typer.main import get_command
+
+    group = get_command(app)
+    return "worker" in getattr(group, "commands", {})
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "threekcal.cli", *args]
+
+
+def _masked(database_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def _ready_panel(rows: Sequence[tuple[str, str]], notes: Sequence[str]) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for name, value in rows:
+        table.add_row(name, value)
+    for note in notes:
+        table.add_row("", note)
+    return Panel(
+        table, title="[bold green]ThreeKcal is running[/bold green]", subtitle="Ctrl-C stops everything"
+    )
+
+
+@app.command()
+def up(
+    host: HostOption = "127.0.0.1",
+    api_port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    ui_port: Annotated[int, typer.Option(help="Port of the web app.")] = 8501,
+    worker: Annotated[bool, typer.Option(help="Run the embedded prediction worker.")] = True,
+    startup_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the servers to answer.")
+    ] = 120.0,
+) -> None:
+    """Migrate the database, then run the API, the worker and the web app until Ctrl-C."""
+    settings = _load_settings()
+    for port, what, option in ((api_port, "API", "--api-port"), (ui_port, "web app", "--ui-port")):
+        try:
+            ensure_port_free(host, port, what, option)
+        except PortInUse as exc:
+            raise _fail(str(exc)) from None
+    if api_port == ui_port:
+        raise _fail("--api-port and --ui-port must differ")
+
+    from threekcal.db import migrate
+    from threekcal.settings import SettingsError
+
+    console.print(f"Migrating the database {_masked(settings.database_url)} …", highlight=False)
+    try:
+        migrate.upgrade(settings.database_url)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        raise _fail(f"cannot migrate the database {_masked(settings.database_url)}: {exc}", code=1) from None
+    try:
+        token = settings.admin_token_value()
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+    api_url = f"http://{url_host(host)}:{api_port}"
+    ui_url = f"http://{url_host(host)}:{ui_port}"
+    env = {
+        **os.environ,
+        "THREEKCAL_ADMIN_TOKEN": token,
+        "THREEKCAL_API_URL": api_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    children = [Child("api", _cli("api", "--host", host, "--port", str(api_port)), f"{api_url}/health")]
+    notes = []
+    if not worker:
+        notes.append("worker: off (--no-worker); comments wait for a prediction")
+    elif worker_command_exists():
+        children.append(Child("worker", _cli("worker")))
+    else:
+        notes.append("worker: not available in this installation (no `threekcal worker` command)")
+    children.append(
+        Child(
+            "ui",
+            _cli("ui", "--host", host, "--port", str(ui_port), "--api-url", api_url),
+            f"{ui_url}/_stcore/health",
+        )
+    )
+    for note in notes:
+        console.print(f"[yellow]{note}[/yellow]")
+
+    supervisor = Supervisor(children, env=env)
+    supervisor.install_signal_handlers()
+    supervisor.start()
+    console.print("Starting " + ", ".join(child.name for child in children) + " …")
+    try:
+        dead = supervisor.wait_healthy(startup_timeout)
+    except TimeoutError as exc:
+        supervisor.stop()
+        raise _fail(str(exc), code=1) from None
+    if dead is None and not supervisor.stop_requested.is_set():
+        rows = [
+            ("Web app", ui_url),
+            ("API", api_url),
+            ("API docs", f"{api_url}/docs"),
+            ("Admin token", token),
+            ("Database", _masked(settings.database_url)),
+        ]
+        console.print(_ready_panel(rows, notes))
+        dead = supervisor.supervise()
+    if dead is not None:
+        code = dead.returncode
+        console.print(f"[bold red]{dead.name} exited with status {code}; stopping the others.[/bold red]")
+        supervisor.stop()
+        raise _fail(f"{dead.name} stopped unexpectedly (exit status {code})", code=1)
+    console.print("Stopping …")
+    statuses = supervisor.stop()
+    console.print("Stopped: " + ", ".join(f"{name} ({status})" for name, status in statuses.items()))

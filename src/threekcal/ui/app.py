@@ -1,0 +1,34 @@
+"""Entry file of the web app: page setup, the language switch and routing. Run with ``threekcal ui``."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from threekcal.ui.view import language_switch, t
+
+SCREENS_DIR = Path(__file__).with_name("screens")
+
+st.set_page_config(page_title="ThreeKcal", page_icon="😀", layout="wide")
+language_switch()
+page = st.navigation(
+    [
+        st.Page(
+            SCREENS_DIR / "home.py",
+            title=t("nav_home"),
+            icon=":material/home:",
+            url_path="home",
+            default=True,
+        ),
+        st.Page(
+            SCREENS_DIR / "upload.py", title=t("nav_upload"), icon=":material/edit_note:", url_path="upload"
+        ),
+        st.Page(SCREENS_DIR / "label.py", title=t("nav_label"), icon=":material/label:", url_path="label"),
+        st.Page(
+            SCREENS_DIR / "statistics.py",
+            title=t("nav_statistics"),
+            icon=":material/monitoring:",
+            url_path="statistics",
+        ),
+    ]
+)
+page.run()

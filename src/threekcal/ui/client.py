@@ -1,0 +1,171 @@
+"""The web app's only way to the API: one small httpx client with timeouts and two typed errors.
+
+Tests (and anything else that wants to stand in for the network) call :func:`set_transport_factory`
+with a function returning an ``httpx`` transport, e.g. ``httpx.MockTransport``; every client built
+afterwards sends its requests through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from threekcal.ui.config import ui_settings
+
+TransportFactory = Callable[[], httpx.BaseTransport]
+
+_transport_factory: TransportFactory | None = None
+
+
+def set_transport_factory(factory: TransportFactory | None) -> None:
+    """Route every client built from now on through ``factory()``; ``None`` goes back to the network."""
+    global _transport_factory
+    _transport_factory = factory
+
+
+class ApiUnavailable(Exception):
+    """The API could not be reached, timed out, or said it cannot serve now (503)."""
+
+    def __init__(self, base_url: str, reason: str) -> None:
+        super().__init__(f"{base_url}: {reason}")
+        self.base_url = base_url
+        self.reason = reason
+
+
+class ApiError(Exception):
+    """The API answered with an error status; ``detail`` is its message, made readable."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+def format_detail(detail: Any) -> str:
+    """FastAPI's ``detail``: a string, or a list of validation errors ``{loc, msg}``."""
+    if isinstance(detail, str):
+        return detail
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, Mapping):
+                location = ".".join(str(part) for part in item.get("loc", ()) if part != "body")
+                message = str(item.get("msg", item))
+                parts.append(f"{location}: {message}" if location else message)
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    return str(detail)
+
+
+def _clean_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for name, value in params.items():
+        if value is None or value == "":
+            continue
+        cleaned[name] = str(value).lower() if isinstance(value, bool) else value
+    return cleaned
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        settings = ui_settings()
+        self.base_url = (base_url or settings.api_url).rstrip("/")
+        seconds = timeout if timeout is not None else settings.api_timeout
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if transport is None and _transport_factory is not None:
+            transport = _transport_factory()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(seconds, connect=min(seconds, 3.0)),
+            transport=transport,
+        )
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise ApiUnavailable(self.base_url, f"no answer in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise ApiUnavailable(self.base_url, str(exc) or type(exc).__name__) from exc
+        if response.is_success:
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise ApiError(
+                    response.status_code, "the API answered with something that is not JSON"
+                ) from exc
+        try:
+            detail = format_detail(response.json().get("detail", response.text))
+        except (ValueError, AttributeError):
+            detail = response.text.strip() or response.reason_phrase
+        if response.status_code == httpx.codes.SERVICE_UNAVAILABLE:
+            raise ApiUnavailable(self.base_url, detail)
+        raise ApiError(response.status_code, detail)
+
+    # Public endpoints.
+    def health(self) -> dict[str, Any]:
+        return self._request("GET", "/health")
+
+    def pipeline(self) -> dict[str, Any]:
+        return self._request("GET", "/pipeline")
+
+    def stats(self, request_user: str | None = None) -> dict[str, Any]:
+        return self._request("GET", "/stats", params=_clean_params({"request_user": request_user}))
+
+    def submit(self, request_user: str, comments: str) -> dict[str, Any]:
+        return self._request("POST", "/comments", json={"request_user": request_user, "comments": comments})
+
+    def by_receipt(self, receipt: str) -> dict[str, Any]:
+        return self._request("GET", f"/comments/by-receipt/{receipt}")
+
+    # Admin endpoints (the client must carry the token).
+    def list_comments(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        with_total: bool = False,
+    ) -> dict[str, Any]:
+        params = _clean_params({**(filters or {}), "cursor": cursor, "limit": limit})
+        if with_total:
+            params["with_total"] = "true"
+        return self._request("GET", "/comments", params=params)
+
+    def comment(self, num: int) -> dict[str, Any]:
+        return self._request("GET", f"/comments/{int(num)}")
+
+    def set_label(self, num: int, label: str | None, remark: str | None) -> dict[str, Any]:
+        return self._request("PUT", f"/comments/{int(num)}/label", json={"label": label, "remark": remark})
+
+    def accept(self, nums: Iterable[int]) -> dict[str, Any]:
+        return self._request("POST", "/labels/accept", json={"nums": [int(num) for num in nums]})
+
+    def undo(self, num: int | None = None) -> dict[str, Any]:
+        return self._request("POST", "/labels/undo", json={"num": num})
+
+    def history(self, num: int) -> list[dict[str, Any]]:
+        return self._request("GET", f"/comments/{int(num)}/history")
+
+    def users(self, q: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        return self._request("GET", "/users", params=_clean_params({"q": q, "limit": limit}))

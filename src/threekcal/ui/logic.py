@@ -1,0 +1,285 @@
+"""What the pages compute, kept free of Streamlit so it can be tested on its own: input checks with the
+API's limits, display formatting, table frames, filters and the keyset pager of the Label page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from threekcal.db.models import MAX_COMMENT_CHARS, MAX_REMARK_CHARS, MAX_USER_CHARS
+from threekcal.emotions import EMOJI, LABELS
+from threekcal.ui.i18n import translate
+
+__all__ = [
+    "LABELS",
+    "MAX_COMMENT_CHARS",
+    "MAX_REMARK_CHARS",
+    "MAX_USER_CHARS",
+    "SORTS",
+    "CursorPager",
+    "LabelFilters",
+    "Problem",
+    "comments_frame",
+    "emotion_text",
+    "format_percent",
+    "format_time",
+    "history_frame",
+    "validate_remark",
+    "validate_submission",
+]
+
+SORTS = ("least_confident", "newest", "oldest")
+
+Problem = tuple[str, dict[str, Any]]
+"""An i18n key and its parameters."""
+
+
+# The API's rules (threekcal.api.schemas): names are one line of printable text; texts may hold tabs and
+# line breaks but no other control character. Both are trimmed before their length is counted.
+_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def validate_submission(request_user: str, comments: str) -> list[Problem]:
+    """The API's rules for POST /comments, checked before sending so the form can say what to fix."""
+    problems: list[Problem] = []
+    user = request_user.strip()
+    if not user:
+        problems.append(("err_user_missing", {}))
+    elif len(user) > MAX_USER_CHARS:
+        problems.append(("err_user_too_long", {"limit": MAX_USER_CHARS, "length": len(user)}))
+    elif _NAME_CONTROL.search(user):
+        problems.append(("err_user_control", {}))
+    text = comments.strip()
+    if not text:
+        problems.append(("err_comment_missing", {}))
+    elif len(text) > MAX_COMMENT_CHARS:
+        problems.append(("err_comment_too_long", {"limit": MAX_COMMENT_CHARS, "length": len(text)}))
+    elif _TEXT_CONTROL.search(text):
+        problems.append(("err_comment_control", {}))
+    return problems
+
+
+def validate_remark(remark: str) -> list[Problem]:
+    text = remark.strip()
+    if len(text) > MAX_REMARK_CHARS:
+        return [("err_remark_too_long", {"limit": MAX_REMARK_CHARS, "length": len(text)})]
+    if _TEXT_CONTROL.search(text):
+        return [("err_remark_control", {})]
+    return []
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")  # every ASCII punctuation character
+
+
+def escape_markdown(text: str) -> str:
+    """User text shown inside Markdown stays text: no links, images, formatting, LaTeX or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def quote_markdown(text: str) -> str:
+    """User text as a Markdown block quote, line breaks kept."""
+    return "  \n".join(f"> {escape_markdown(line)}" for line in text.splitlines() or [""])
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def format_time(value: str | None) -> str:
+    moment = parse_time(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+
+
+def format_percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def emotion_text(label: str | None, lang: str) -> str:
+    """``😀 joy`` / ``😀 기쁨``; empty for no label."""
+    if not label:
+        return ""
+    return f"{EMOJI.get(label, '')} {translate(f'emotion_{label}', lang)}".strip()
+
+
+def probability_column(label: str) -> str:
+    return f"p_{label}"
+
+
+def comments_frame(items: Sequence[Mapping[str, Any]], lang: str) -> pd.DataFrame:
+    """One row per comment, in the API's order, with every class probability as its own column."""
+    rows = []
+    for item in items:
+        scores = item.get("prediction_scores") or {}
+        row = {
+            "num": item["num"],
+            "request_user": item.get("request_user", ""),
+            "comments": item.get("comments", ""),
+            "prediction": emotion_text(item.get("prediction_result"), lang),
+            "score": item.get("prediction_score"),
+            "label": emotion_text(item.get("label"), lang),
+            "remark": item.get("remark") or "",
+            "request_time": format_time(item.get("request_time")),
+        }
+        for label in LABELS:
+            row[probability_column(label)] = scores.get(label)
+        rows.append(row)
+    columns = [
+        "num", "request_user", "comments", "prediction", "score", "label", "remark", "request_time",
+        *(probability_column(label) for label in LABELS),
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    numeric = ["score", *(probability_column(label) for label in LABELS)]
+    frame[numeric] = frame[numeric].astype("float64")
+    return frame
+
+
+def history_frame(events: Sequence[Mapping[str, Any]], lang: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "changed_at": format_time(event.get("changed_at")),
+                "action": translate(f"action_{event.get('action')}", lang, default=str(event.get("action"))),
+                "changed_by": event.get("changed_by", ""),
+                "old_label": emotion_text(event.get("old_label"), lang),
+                "new_label": emotion_text(event.get("new_label"), lang),
+                "old_remark": event.get("old_remark") or "",
+                "new_remark": event.get("new_remark") or "",
+            }
+            for event in events
+        ],
+        columns=["changed_at", "action", "changed_by", "old_label", "new_label", "old_remark", "new_remark"],
+    )
+
+
+@dataclass(frozen=True)
+class LabelFilters:
+    """The Label page's filters, named as GET /comments names its query parameters."""
+
+    request_user: str | None = None
+    labeled: bool | None = None
+    prediction_result: str | None = None
+    label: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+    q: str | None = None
+    sort: str = "least_confident"
+
+    def params(self) -> dict[str, Any]:
+        return {name: value for name, value in asdict(self).items() if value is not None and value != ""}
+
+    @classmethod
+    def from_widgets(
+        cls,
+        *,
+        request_user: str | None,
+        status: str,
+        prediction_result: str | None,
+        label: str | None,
+        score_range: tuple[float, float],
+        q: str,
+        sort: str,
+    ) -> LabelFilters:
+        low, high = score_range
+        return cls(
+            request_user=request_user or None,
+            labeled={"labeled": True, "unlabeled": False}.get(status),
+            prediction_result=prediction_result or None,
+            label=label or None,
+            # The full range means "no score filter", so comments without a prediction stay listed.
+            min_score=low if low > 0 else None,
+            max_score=high if high < 1 else None,
+            q=q.strip() or None,
+            sort=sort if sort in SORTS else "least_confident",
+        )
+
+
+@dataclass
+class CursorPager:
+    """Pages of a keyset-paged list: the cursor of every page seen so far, for going back."""
+
+    signature: Any = None
+    cursors: list[str | None] = field(default_factory=lambda: [None])
+    index: int = 0
+    next_cursor: str | None = None
+
+    def reset_if_changed(self, signature: Any) -> None:
+        if signature != self.signature:
+            self.signature = signature
+            self.cursors = [None]
+            self.index = 0
+            self.next_cursor = None
+
+    @property
+    def cursor(self) -> str | None:
+        return self.cursors[self.index]
+
+    @property
+    def has_previous(self) -> bool:
+        return self.index > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+    def forward(self) -> None:
+        if self.next_cursor is None:
+            return
+        del self.cursors[self.index + 1 :]
+        self.cursors.append(self.next_cursor)
+        self.index += 1
+        self.next_cursor = None
+
+    def back(self) -> None:
+        if self.index > 0:
+            self.index -= 1
+            self.next_cursor = None
+
+
+def selected_nums(table_rows: Iterable[int], nums: Sequence[int]) -> list[int]:
+    """Row positions picked in the table -> comment numbers (positions beyond the page are ignored)."""
+    return [nums[row] for row in table_rows if 0 <= row < len(nums)]
+
+
+RUN_FIELDS = (
+    "run_id", "kind", "created_at", "records", "predict_seconds", "model_version",
+    "applied_at", "applied_rows", "unknown_nums", "quarantined", "apply_seconds", "engine",
+)  # fmt: skip
+
+
+def run_rows(run: Mapping[str, Any], lang: str) -> list[tuple[str, str]]:
+    """A pipeline run from GET /pipeline as (field name, value) rows: known fields first, in order."""
+    rows = []
+    for name in (*RUN_FIELDS, *sorted(set(run) - set(RUN_FIELDS))):
+        value = run.get(name)
+        if value is None or isinstance(value, dict | list):
+            continue
+        if name.endswith("_at"):
+            value = format_time(value) or value
+        elif isinstance(value, float):
+            value = f"{value:.2f}"
+        rows.append((translate(f"run_{name}", lang, default=name), str(value)))
+    return rows
+
+
+MAX_POLLED = 20
+"""Receipts polled per round: the newest ones; older ones keep whatever was last seen."""
+
+
+def pending_receipts(items: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Positions of the newest submissions that still wait for a prediction (and still exist)."""
+    return [
+        index
+        for index, item in enumerate(items[:MAX_POLLED])
+        if item.get("prediction_result") is None and not item.get("missing") and item.get("receipt")
+    ]

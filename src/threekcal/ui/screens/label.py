@@ -1,0 +1,367 @@
+"""Label: the admin filters comments, sets true labels and remarks, accepts predictions, undoes changes."""
+
+from functools import partial
+from typing import Any
+
+import streamlit as st
+
+from threekcal.ui import charts, view
+from threekcal.ui.client import ApiClient, ApiError, ApiUnavailable
+from threekcal.ui.logic import (
+    LABELS,
+    MAX_REMARK_CHARS,
+    SORTS,
+    CursorPager,
+    LabelFilters,
+    comments_frame,
+    emotion_text,
+    escape_markdown,
+    format_percent,
+    format_time,
+    history_frame,
+    probability_column,
+    quote_markdown,
+    selected_nums,
+    validate_remark,
+)
+from threekcal.ui.view import t
+
+PAGE_SIZES = (25, 50, 100, 200)
+USERS_LISTED = 200
+USERS_TTL = 60  # seconds: the user list is one GROUP BY over every comment
+PAGER_KEY = "label_pager"
+PAGE_NUMS_KEY = "label_page_nums"
+SELECTED_KEY = "label_selected"
+EDIT_NUM_KEY = "label_edit_num"
+LOGIN_KEY = "login_token"
+
+
+# ---------------------------------------------------------------------------------- callbacks
+def login() -> None:
+    token = st.session_state.get(LOGIN_KEY, "").strip()
+    if not token:
+        view.flash("error", t("login_missing"))
+        return
+    try:
+        with ApiClient(token=token) as api:
+            api.list_comments(limit=1)
+    except (ApiError, ApiUnavailable) as exc:
+        view.flash("error", view.describe_error(exc))
+        return
+    st.session_state[view.TOKEN_KEY] = token
+    st.session_state[LOGIN_KEY] = ""
+
+
+def forget_edits(nums: list[int]) -> None:
+    """Drop the editor's widget state of these comments, so it shows their new label and remark."""
+    for num in nums:
+        st.session_state.pop(f"edit_label_{num}", None)
+        st.session_state.pop(f"edit_remark_{num}", None)
+
+
+def on_table_select(table_key: str) -> None:
+    rows = st.session_state[table_key].selection.rows
+    nums = selected_nums(rows, st.session_state.get(PAGE_NUMS_KEY, []))
+    st.session_state[SELECTED_KEY] = nums
+    if nums:
+        st.session_state[EDIT_NUM_KEY] = nums[0]
+
+
+def save_label(num: int) -> None:
+    label = st.session_state.get(f"edit_label_{num}") or None
+    remark = (st.session_state.get(f"edit_remark_{num}") or "").strip() or None
+    problems = validate_remark(remark or "")
+    if problems:
+        for key, params in problems:
+            view.flash("error", t(key, **params))
+        return
+    saved = view.run_action(lambda api: api.set_label(num, label, remark), admin=True)
+    if saved is not None:
+        name = emotion_text(saved.get("label"), view.current_lang()) or t("no_label")
+        view.flash("success", t("label_saved", num=num, label=name))
+
+
+def accept_selected() -> None:
+    nums = list(st.session_state.get(SELECTED_KEY, []))
+    result = view.run_action(lambda api: api.accept(nums), admin=True)
+    if result is not None:
+        forget_edits(nums)
+        skipped = result.get("skipped") or []
+        view.flash("success", t("label_accepted", accepted=result.get("accepted", 0), skipped=len(skipped)))
+
+
+def undo_last() -> None:
+    def undo(api: ApiClient) -> dict[str, Any] | None:
+        try:
+            return api.undo()
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            view.flash("info", t("label_nothing_to_undo"))
+            return None
+
+    restored = view.run_action(undo, admin=True)
+    if restored is not None:
+        forget_edits([restored["num"]])
+        name = emotion_text(restored.get("label"), view.current_lang()) or t("no_label")
+        view.flash("success", t("label_undone", num=restored["num"], label=name))
+
+
+def logout() -> None:
+    view.logout()
+
+
+# ------------------------------------------------------------------------------------- layout
+def login_form() -> None:
+    st.info(t("login_needed"))
+    with st.form("login_form"):
+        st.text_input(t("admin_token"), type="password", key=LOGIN_KEY, help=t("admin_token_help"))
+        st.form_submit_button(t("login"), type="primary", on_click=login, icon=":material/login:")
+
+
+def filters_panel() -> tuple[LabelFilters, int]:
+    lang = view.current_lang()
+    users = (
+        view.fetch_cached(
+            lambda api: api.users(limit=USERS_LISTED), key="users", seconds=USERS_TTL, admin=True
+        )
+        or []
+    )
+    user_options = ["", *(user["request_user"] for user in users)]
+    chosen = st.session_state.get("lf_user")
+    if chosen and chosen not in user_options:
+        user_options.append(chosen)  # a name typed in earlier stays selectable
+    label_options = ["", *LABELS]
+    with st.container(border=True):
+        first = st.columns([2, 2, 2, 2])
+        user = first[0].selectbox(
+            t("filter_user"),
+            user_options,
+            format_func=lambda name: name or t("all_users"),
+            key="lf_user",
+            accept_new_options=True,
+        )
+        status = first[1].segmented_control(
+            t("filter_status"),
+            ["all", "unlabeled", "labeled"],
+            format_func=lambda value: t(f"status_{value}"),
+            default="all",
+            required=True,
+            key="lf_status",
+        )
+        predicted = first[2].selectbox(
+            t("filter_predicted"),
+            label_options,
+            format_func=lambda label: emotion_text(label, lang) or t("any"),
+            key="lf_predicted",
+        )
+        true_label = first[3].selectbox(
+            t("filter_true"),
+            label_options,
+            format_func=lambda label: emotion_text(label, lang) or t("any"),
+            key="lf_true",
+        )
+        second = st.columns([3, 3, 2, 1])
+        score_range = second[0].slider(t("filter_score"), 0.0, 1.0, (0.0, 1.0), step=0.01, key="lf_score")
+        query = second[1].text_input(t("filter_text"), key="lf_q", placeholder=t("filter_text_placeholder"))
+        sort = second[2].selectbox(
+            t("sort"), SORTS, format_func=lambda value: t(f"sort_{value}"), key="lf_sort"
+        )
+        page_size = second[3].selectbox(t("page_size"), PAGE_SIZES, index=1, key="lf_page_size")
+    filters = LabelFilters.from_widgets(
+        request_user=user,
+        status=status or "all",
+        prediction_result=predicted,
+        label=true_label,
+        score_range=score_range,
+        q=query,
+        sort=sort,
+    )
+    return filters, page_size
+
+
+def comments_table(items: list[dict[str, Any]], pager: CursorPager) -> None:
+    frame = comments_frame(items, view.current_lang())
+    table_key = f"label_table_{pager.index}_{abs(hash(pager.signature))}"
+    percent = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
+    st.dataframe(
+        frame,
+        key=table_key,
+        on_select=partial(on_table_select, table_key),
+        selection_mode="multi-row",
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "num": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "request_user": t("col_user"),
+            "comments": st.column_config.TextColumn(t("col_comment"), width="large"),
+            "prediction": t("col_prediction"),
+            "score": st.column_config.ProgressColumn(t("col_score"), **percent),
+            "label": t("col_label"),
+            "remark": t("col_remark"),
+            "request_time": t("col_time"),
+            **{
+                probability_column(label): st.column_config.NumberColumn(
+                    emotion_text(label, view.current_lang()), format="percent"
+                )
+                for label in LABELS
+            },
+        },
+    )
+
+
+def pager_controls(pager: CursorPager, page: dict[str, Any], shown: int) -> None:
+    previous, position, following = st.columns([1, 4, 1])
+    previous.button(
+        t("page_previous"),
+        on_click=pager.back,
+        disabled=not pager.has_previous,
+        icon=":material/chevron_left:",
+    )
+    total = page.get("total")
+    position.caption(
+        t("page_position", page=pager.index + 1, shown=shown, total=total if total is not None else "?")
+        if shown
+        else t("page_empty")
+    )
+    following.button(
+        t("page_next"), on_click=pager.forward, disabled=not pager.has_next, icon=":material/chevron_right:"
+    )
+
+
+def actions(nums: list[int]) -> None:
+    if st.session_state.get(SELECTED_KEY):
+        st.session_state[SELECTED_KEY] = [num for num in st.session_state[SELECTED_KEY] if num in nums]
+    chosen, accept, undo = st.columns([4, 2, 2], vertical_alignment="bottom")
+    selected = chosen.multiselect(
+        t("label_selected"),
+        nums,
+        key=SELECTED_KEY,
+        format_func=lambda num: f"#{num}",
+        placeholder=t("label_select_hint"),
+    )
+    accept.button(
+        t("label_accept", count=len(selected)),
+        on_click=accept_selected,
+        disabled=not selected,
+        icon=":material/done_all:",
+        width="stretch",
+    )
+    undo.button(t("label_undo"), on_click=undo_last, icon=":material/undo:", width="stretch")
+
+
+def editor(items: list[dict[str, Any]]) -> None:
+    lang = view.current_lang()
+    by_num = {item["num"]: item for item in items}
+    if st.session_state.get(EDIT_NUM_KEY) not in by_num:
+        st.session_state[EDIT_NUM_KEY] = items[0]["num"]
+    st.subheader(t("label_editor"))
+    num = st.selectbox(
+        t("label_comment"),
+        list(by_num),
+        key=EDIT_NUM_KEY,
+        format_func=lambda value: f"#{value} · {by_num[value]['comments'][:60]}",
+    )
+    item = by_num[num]
+    text_column, probs_column = st.columns([3, 2])
+    with text_column:
+        st.markdown(f"**{escape_markdown(item['request_user'])}** · {format_time(item.get('request_time'))}")
+        st.markdown(quote_markdown(item["comments"]))
+        if item.get("prediction_result"):
+            st.markdown(
+                t(
+                    "label_prediction_is",
+                    label=emotion_text(item["prediction_result"], lang),
+                    score=format_percent(item.get("prediction_score")),
+                    model=escape_markdown(item.get("model_version") or "?"),
+                )
+            )
+        else:
+            st.caption(t("label_no_prediction"))
+        with st.form(f"edit_form_{num}"):
+            current = item.get("label") or ""
+            st.selectbox(
+                t("label_true"),
+                ["", *LABELS],
+                index=["", *LABELS].index(current) if current in LABELS else 0,
+                format_func=lambda label: emotion_text(label, lang) or t("no_label"),
+                key=f"edit_label_{num}",
+            )
+            st.text_input(
+                t("label_remark"),
+                value=item.get("remark") or "",
+                max_chars=MAX_REMARK_CHARS,
+                key=f"edit_remark_{num}",
+            )
+            st.form_submit_button(
+                t("save"), type="primary", on_click=save_label, args=(num,), icon=":material/save:"
+            )
+        if item.get("labeled_by"):
+            st.caption(
+                t(
+                    "label_labeled_by",
+                    user=escape_markdown(item["labeled_by"]),
+                    time=format_time(item.get("labeled_at")),
+                )
+            )
+    with probs_column:
+        if item.get("prediction_scores"):
+            st.plotly_chart(charts.probabilities_figure(item["prediction_scores"], lang), key=f"probs_{num}")
+    with st.expander(t("label_history", num=num)):
+        events = view.fetch(lambda api: api.history(num), key="history", admin=True)
+        if events is not None:
+            if events:
+                st.dataframe(
+                    history_frame(events, lang),
+                    hide_index=True,
+                    width="stretch",
+                    column_config={
+                        name: t(f"col_{name}")
+                        for name in (
+                            "changed_at",
+                            "action",
+                            "changed_by",
+                            "old_label",
+                            "new_label",
+                            "old_remark",
+                            "new_remark",
+                        )
+                    },
+                )
+            else:
+                st.caption(t("label_history_empty"))
+
+
+def labelling() -> None:
+    st.sidebar.button(t("logout"), on_click=logout, icon=":material/logout:")
+    filters, page_size = filters_panel()
+    pager: CursorPager = st.session_state.setdefault(PAGER_KEY, CursorPager())
+    pager.reset_if_changed((filters, page_size))
+    page = view.fetch(
+        lambda api: api.list_comments(
+            filters.params(), cursor=pager.cursor, limit=page_size, with_total=True
+        ),
+        key="comments",
+        admin=True,
+    )
+    if page is None:
+        return
+    items = page.get("items") or []
+    pager.next_cursor = page.get("next_cursor")
+    nums = [item["num"] for item in items]
+    st.session_state[PAGE_NUMS_KEY] = nums
+    comments_table(items, pager)
+    pager_controls(pager, page, len(items))
+    if not items:
+        st.info(t("label_no_match"))
+        return
+    actions(nums)
+    editor(items)
+
+
+st.title(t("label_title"))
+view.show_flashes()
+if view.admin_token():
+    labelling()
+else:
+    login_form()

@@ -1,0 +1,148 @@
+"""Upload: submit a comment, then watch its prediction arrive (polled by receipt, no admin token)."""
+
+from typing import Any
+
+import streamlit as st
+
+from threekcal.emotions import EMOJI
+from threekcal.ui import charts, view
+from threekcal.ui.client import ApiError, ApiUnavailable
+from threekcal.ui.logic import (
+    MAX_COMMENT_CHARS,
+    MAX_USER_CHARS,
+    emotion_text,
+    escape_markdown,
+    format_time,
+    pending_receipts,
+    quote_markdown,
+    validate_submission,
+)
+from threekcal.ui.view import t
+
+POLL_SECONDS = 2
+RECENT_SHOWN = 10
+SUBMISSIONS_KEY = "upload_submissions"  # this browser session's submissions, newest first
+PROBLEMS_KEY = "upload_problems"
+USER_KEY = "upload_user"
+TEXT_KEY = "upload_text"
+
+
+def submissions() -> list[dict[str, Any]]:
+    return st.session_state.setdefault(SUBMISSIONS_KEY, [])
+
+
+def submit() -> None:
+    """Form callback: runs before the page, so it may clear the comment box after a success."""
+    user = st.session_state.get(USER_KEY, "")
+    text = st.session_state.get(TEXT_KEY, "")
+    problems = validate_submission(user, text)
+    st.session_state[PROBLEMS_KEY] = problems
+    if problems:
+        return
+    created = view.run_action(lambda api: api.submit(user.strip(), text))
+    if created is not None:
+        submissions().insert(0, created)
+        st.session_state[TEXT_KEY] = ""
+
+
+def refresh_pending() -> None:
+    """Ask the API for every submission still waiting for its prediction."""
+    items = submissions()
+    try:
+        with view.client() as api:
+            for index in pending_receipts(items):
+                try:
+                    items[index] = {**items[index], **api.by_receipt(items[index]["receipt"])}
+                except ApiError as exc:
+                    if exc.status != 404:
+                        raise
+                    items[index] = {**items[index], "missing": True}
+    except (ApiUnavailable, ApiError) as exc:
+        view.show_error(exc, retry_key="poll")
+
+
+def prediction_card(item: dict[str, Any]) -> None:
+    lang = view.current_lang()
+    with st.container(border=True):
+        st.markdown(f"**{t('upload_received', num=item['num'])}** · {format_time(item.get('request_time'))}")
+        st.markdown(quote_markdown(item["comments"]))
+        label = item.get("prediction_result")
+        if item.get("missing"):
+            st.warning(t("upload_missing"))
+        elif label is None:
+            st.info(t("upload_waiting"), icon=":material/hourglass_top:")
+        else:
+            score = float(item.get("prediction_score") or 0.0)
+            st.markdown(f"## {EMOJI.get(label, '')} {t(f'emotion_{label}')}")
+            st.progress(min(max(score, 0.0), 1.0), text=t("upload_score", score=f"{score:.1%}"))
+            if item.get("prediction_scores"):
+                st.plotly_chart(
+                    charts.probabilities_figure(item["prediction_scores"], lang), key="latest_probs"
+                )
+
+
+def recent_table(user: str) -> None:
+    lang = view.current_lang()
+    if not submissions():
+        return
+    mine = [item for item in submissions() if item.get("request_user") == user.strip()][:RECENT_SHOWN]
+    st.subheader(t("upload_recent", user=escape_markdown(user.strip()) or "—"))
+    if not mine:
+        st.caption(t("upload_recent_empty"))
+        return
+    st.dataframe(
+        [
+            {
+                "num": item["num"],
+                "time": format_time(item.get("request_time")),
+                "comment": item["comments"],
+                "prediction": emotion_text(item.get("prediction_result"), lang) or t("upload_pending"),
+                "score": item.get("prediction_score"),
+            }
+            for item in mine
+        ],
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "num": st.column_config.NumberColumn("#", format="%d"),
+            "time": t("col_time"),
+            "comment": t("col_comment"),
+            "prediction": t("col_prediction"),
+            "score": st.column_config.ProgressColumn(
+                t("col_score"), min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
+    )
+
+
+def results() -> None:
+    waiting = bool(pending_receipts(submissions()))
+
+    @st.fragment(run_every=POLL_SECONDS if waiting else None)
+    def poll() -> None:
+        if waiting:
+            refresh_pending()
+            if not pending_receipts(submissions()):
+                st.rerun(scope="app")  # everything predicted: redraw once, with polling off
+        if submissions():
+            prediction_card(submissions()[0])
+        recent_table(st.session_state.get(USER_KEY, ""))
+
+    poll()
+
+
+st.title(t("upload_title"))
+st.markdown(t("upload_intro"))
+view.show_flashes()
+with st.form("upload_form"):
+    st.text_input(
+        t("username"), key=USER_KEY, max_chars=MAX_USER_CHARS, placeholder=t("username_placeholder")
+    )
+    st.text_area(
+        t("comment"), key=TEXT_KEY, max_chars=MAX_COMMENT_CHARS, placeholder=t("comment_placeholder")
+    )
+    st.caption(t("upload_limits", user_limit=MAX_USER_CHARS, comment_limit=MAX_COMMENT_CHARS))
+    st.form_submit_button(t("submit"), type="primary", on_click=submit, icon=":material/send:")
+for key, params in st.session_state.pop(PROBLEMS_KEY, []):
+    st.error(t(key, **params))
+results()

@@ -1,0 +1,141 @@
+"""Streamlit helpers every page shares: the current language, the API client, errors shown on the page.
+
+An API call made from a page goes through :func:`fetch`; one made from a button's callback goes through
+:func:`run_action`. Neither lets an exception reach Streamlit: the page shows what went wrong, in the
+user's language, with a retry button.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from threekcal.ui.client import ApiClient, ApiError, ApiUnavailable
+from threekcal.ui.config import ui_settings
+from threekcal.ui.i18n import LANGUAGES, translate
+from threekcal.ui.logic import escape_markdown
+
+T = TypeVar("T")
+
+LANG_KEY = "lang"
+LANG_CHOICE_KEY = "lang_choice"
+TOKEN_KEY = "admin_token"
+FLASH_KEY = "flash"
+AUTH_STATUSES = (401, 403)
+
+
+def current_lang() -> str:
+    lang = st.session_state.get(LANG_KEY)
+    return lang if lang in LANGUAGES else ui_settings().lang
+
+
+def t(key: str, **params: Any) -> str:
+    return translate(key, current_lang(), **params)
+
+
+def _remember_language() -> None:
+    st.session_state[LANG_KEY] = st.session_state[LANG_CHOICE_KEY]
+
+
+def language_switch() -> None:
+    """The sidebar's language choice, kept in a plain session key so it holds on every page."""
+    st.sidebar.radio(
+        translate("language", current_lang()),
+        options=list(LANGUAGES),
+        index=list(LANGUAGES).index(current_lang()),
+        format_func=lambda code: LANGUAGES[code],
+        key=LANG_CHOICE_KEY,
+        on_change=_remember_language,
+        horizontal=True,
+    )
+
+
+def admin_token() -> str | None:
+    return st.session_state.get(TOKEN_KEY)
+
+
+def client(*, admin: bool = False) -> ApiClient:
+    return ApiClient(token=admin_token() if admin else None)
+
+
+def describe_error(exc: ApiUnavailable | ApiError) -> str:
+    if isinstance(exc, ApiUnavailable):
+        return t("api_down", url=exc.base_url, reason=escape_markdown(exc.reason))
+    detail = escape_markdown(exc.detail)  # may echo what a user typed
+    if exc.status in AUTH_STATUSES:
+        return t("login_rejected", detail=detail)
+    if exc.status >= 500:
+        return t("api_failed", status=exc.status, detail=detail)
+    return t("api_refused", status=exc.status, detail=detail)
+
+
+def show_error(exc: ApiUnavailable | ApiError, *, retry_key: str) -> None:
+    st.error(describe_error(exc), icon=":material/cloud_off:" if isinstance(exc, ApiUnavailable) else None)
+    # A click reruns the page (or the fragment it sits in), which repeats the failed call.
+    st.button(t("retry"), key=f"retry_{retry_key}", icon=":material/refresh:")
+
+
+def fetch(action: Callable[[ApiClient], T], *, key: str, admin: bool = False) -> T | None:
+    """Run one API read for the page; on failure show the error and a retry button and return None.
+
+    An admin call that the API refuses (token changed or revoked) logs the session out.
+    """
+    try:
+        with client(admin=admin) as api:
+            return action(api)
+    except ApiError as exc:
+        if admin and exc.status in AUTH_STATUSES:
+            logout(message=describe_error(exc))
+            st.rerun()
+        show_error(exc, retry_key=key)
+    except ApiUnavailable as exc:
+        show_error(exc, retry_key=key)
+    return None
+
+
+def fetch_cached(
+    action: Callable[[ApiClient], T], *, key: str, seconds: float, admin: bool = False
+) -> T | None:
+    """:func:`fetch`, reusing this session's last answer for ``seconds`` (for lists that change slowly)."""
+    cache_key = f"_cache_{key}"
+    cached = st.session_state.get(cache_key)
+    if cached is not None and time.monotonic() - cached[0] < seconds:
+        return cached[1]
+    value = fetch(action, key=key, admin=admin)
+    if value is not None:
+        st.session_state[cache_key] = (time.monotonic(), value)
+    return value
+
+
+def run_action(action: Callable[[ApiClient], T], *, admin: bool = False) -> T | None:
+    """Run an API write from a widget callback; a failure is kept as a flash message for the page."""
+    try:
+        with client(admin=admin) as api:
+            return action(api)
+    except ApiError as exc:
+        if admin and exc.status in AUTH_STATUSES:
+            logout(message=describe_error(exc))
+        else:
+            flash("error", describe_error(exc))
+    except ApiUnavailable as exc:
+        flash("error", describe_error(exc))
+    return None
+
+
+def flash(kind: str, message: str) -> None:
+    """A message shown once, on the next run of the page."""
+    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+
+
+def show_flashes() -> None:
+    for kind, message in st.session_state.pop(FLASH_KEY, []):
+        {"error": st.error, "success": st.success, "info": st.info, "warning": st.warning}[kind](message)
+
+
+def logout(*, message: str | None = None) -> None:
+    st.session_state.pop(TOKEN_KEY, None)
+    if message:
+        flash("error", message)
