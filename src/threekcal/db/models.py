@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Double,
     Float,
     ForeignKey,
     Index,
@@ -49,7 +50,8 @@ class Comment(Base):
     request_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     receipt: Mapped[str] = mapped_column(String(64), nullable=False)
     prediction_result: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
-    prediction_score: Mapped[float | None] = mapped_column(Float)
+    # Double: MariaDB's FLOAT is single precision and returns 6 digits, which breaks score cursors.
+    prediction_score: Mapped[float | None] = mapped_column(Double)
     prediction_scores: Mapped[dict[str, float] | None] = mapped_column(JSON)
     prediction_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     model_version: Mapped[str | None] = mapped_column(String(255))
@@ -110,3 +112,21 @@ class PredictionBatch(Base):
     engine: Mapped[str | None] = mapped_column(String(16))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    # The pending comments this log claims until it is applied (migration 0002).
+    num_min: Mapped[int | None] = mapped_column(BigId)
+    num_max: Mapped[int | None] = mapped_column(BigId)
+
+
+class PredictionStaging(Base):
+    """Deduplicated records of one log on their way into ``comments`` (Spark apply; migration 0002)."""
+
+    __tablename__ = "prediction_staging"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    num: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    prediction_result: Mapped[str] = mapped_column(String(LABEL_CHARS), nullable=False)
+    prediction_score: Mapped[float] = mapped_column(Double, nullable=False)
+    prediction_scores: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False)
+    prediction_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column("request_time", UTCDateTime(), nullable=False),
         sa.Column("receipt", sa.String(64), nullable=False),
         sa.Column("prediction_result", sa.String(16)),
-        sa.Column("prediction_score", sa.Float()),
+        sa.Column("prediction_score", sa.Double()),
         sa.Column("prediction_scores", sa.JSON()),
         sa.Column("prediction_time", UTCDateTime()),
         sa.Column("model_version", sa.String(255)),

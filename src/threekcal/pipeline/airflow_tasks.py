@@ -1,0 +1,98 @@
+"""What the Airflow DAGs in ``dags/`` call: the prediction-log Asset and the two task bodies.
+
+Only DAG files import this module (it needs Apache Airflow). The DAG files stay thin; everything
+they do is here, next to the code it calls, and is idempotent per Airflow run id: a retried or
+cleared ``predict`` task with the same run id finds its log already written and writes nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowSkipException
+
+from threekcal.settings import get_settings
+
+LOCK_WAIT_SECONDS = 120.0  # a task waits this long for a run holding the same lock, then retries
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "threekcal",
+    "retries": 3,
+    "retry_delay": timedelta(seconds=30),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=10),
+}
+
+
+def _log_dir_uri() -> str:
+    return get_settings().log_dir.resolve().as_uri()
+
+
+# The prediction logs under THREEKCAL_LOG_DIR. ``predict_emotion`` produces it, ``save_db`` consumes it.
+PREDICTION_LOG = Asset(name="threekcal_prediction_log", uri=_log_dir_uri(), group="threekcal")
+
+
+def predict_schedule() -> str:
+    return get_settings().predict_schedule
+
+
+def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
+    """Predict pending comments into the log of this Airflow run.
+
+    Skipped (no Asset event, so no ``save_db`` run) when nothing was written and no log waits to be
+    applied; a log left unapplied by a failed ``save_db`` triggers it again on the next run.
+    """
+    from sqlalchemy import func, select
+
+    from threekcal.db.models import PredictionBatch
+    from threekcal.db.session import engine_for
+    from threekcal.model import load_classifier
+    from threekcal.pipeline.predict import predict_pending
+    from threekcal.pipeline.runids import run_id_for
+
+    settings = get_settings()
+    classifier = load_classifier(settings=settings)
+    result = predict_pending(
+        settings,
+        classifier,
+        run_id=run_id_for(run_id),
+        lock_timeout=LOCK_WAIT_SECONDS,
+        details={"airflow_run_id": run_id},
+    )
+    if result.status == "busy":
+        raise RuntimeError(result.summary())  # retried by Airflow
+    with engine_for(settings.database_url).connect() as connection:
+        waiting = connection.execute(
+            select(func.count()).where(PredictionBatch.applied_at.is_(None))
+        ).scalar_one()
+    summary = {
+        "run_id": result.run_id,
+        "airflow_run_id": run_id,
+        "status": result.status,
+        "records": result.records,
+        "log_path": result.log_path,
+        "model_version": result.model_version,
+        "predict_seconds": result.seconds,
+        "logs_waiting": waiting,
+    }
+    if waiting == 0:
+        raise AirflowSkipException(result.summary())
+    outlet_events[PREDICTION_LOG].extra = summary
+    return summary
+
+
+def run_save_db(master: str | None) -> dict[str, Any]:
+    """Apply every waiting prediction log with the Spark engine."""
+    from threekcal.pipeline.apply import apply_logs
+
+    report = apply_logs(get_settings(), engine="spark", master=master or None, lock_timeout=LOCK_WAIT_SECONDS)
+    if report.busy:
+        raise RuntimeError(report.summary())  # retried by Airflow
+    return {
+        "summary": report.summary(),
+        "applied": [batch.run_id for batch in report.batches],
+        "applied_rows": report.applied_rows,
+        "waiting": report.waiting,
+    }
