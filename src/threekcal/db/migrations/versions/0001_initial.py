@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from threekcal.db.types import UTCDateTime
+from threekcal.emotions import LABELS
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -38,13 +39,26 @@ def upgrade() -> None:
         sa.Column("remark", sa.String(500)),
         sa.Column("labeled_by", sa.String(64)),
         sa.Column("labeled_at", UTCDateTime()),
+        *(
+            sa.Column(
+                f"score_{label}",
+                sa.Double(),
+                sa.Computed(f"json_extract(prediction_scores, '$.{label}')", persisted=True),
+            )
+            for label in LABELS
+        ),
         sa.UniqueConstraint("receipt", name="uq_comments_receipt"),
         **MARIADB,
     )
     op.create_index("ix_comments_request_user_num", "comments", ["request_user", "num"])
-    op.create_index("ix_comments_request_time", "comments", ["request_time"])
-    op.create_index("ix_comments_prediction_result", "comments", ["prediction_result"])
-    op.create_index("ix_comments_label", "comments", ["label"])
+    op.create_index("ix_comments_user_labels", "comments", ["request_user", "label", "prediction_result"])
+    op.create_index("ix_comments_request_time", "comments", ["request_time", "prediction_result", "label"])
+    op.create_index("ix_comments_prediction_result", "comments", ["prediction_result", "prediction_score"])
+    op.create_index(
+        "ix_comments_label",
+        "comments",
+        ["label", "prediction_result", "prediction_score", *(f"score_{label}" for label in LABELS)],
+    )
     op.create_index("ix_comments_score_num", "comments", ["prediction_score", "num"])
     op.create_index("ix_comments_prediction_time", "comments", ["prediction_time"])
 
