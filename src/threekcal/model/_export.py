@@ -1,0 +1,160 @@
+"""One-time ONNX export of a model into the cache, keyed by its version.
+
+The export (fp32 graph, int8 dynamically quantised graph, tokenizer, metadata) is written into a temporary
+directory beside its final place and renamed into place, so a crash mid-export never leaves a half model
+and a concurrent export of the same version simply loses the race. This module imports torch only inside
+``export``; serving an existing export needs only onnxruntime and tokenizers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from threekcal.model._source import ModelSource
+from threekcal.model._types import ModelError
+
+if TYPE_CHECKING:
+    import torch
+
+META_FILE = "threekcal-onnx.json"
+TOKENIZER_FILE = "tokenizer.json"
+MODEL_FILES = {"fp32": "model.fp32.onnx", "int8": "model.int8.onnx"}
+OPSET = 17
+# Names of the graph's inputs and output, shared with the serving side.
+INPUT_NAMES = ("input_ids", "attention_mask")
+OUTPUT_NAME = "logits"
+
+
+def export_dir(source: ModelSource, cache_dir: Path) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9._@-]+", "--", source.version)
+    return Path(cache_dir) / "onnx" / slug
+
+
+def is_complete(directory: Path) -> bool:
+    return (directory / META_FILE).is_file() and all(
+        (directory / name).is_file() for name in MODEL_FILES.values()
+    )
+
+
+def ensure_export(source: ModelSource, cache_dir: Path) -> Path:
+    """The export directory for ``source``, exporting first if the cache does not hold it yet."""
+    directory = export_dir(source, cache_dir)
+    if not is_complete(directory):
+        export(source, directory)
+    return directory
+
+
+def export(source: ModelSource, directory: Path) -> Path:
+    """Export ``source`` to ``directory`` (fp32 and int8); replaces an incomplete directory."""
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    except OSError as exc:
+        raise ModelError(
+            f"Cannot write the ONNX export of {source.version} to {directory} ({exc}); make "
+            "THREEKCAL_CACHE_DIR writable, or run `threekcal model export` where it is writable."
+        ) from exc
+    try:
+        _export_into(source, staging)
+        if directory.exists() and not is_complete(directory):
+            shutil.rmtree(directory)
+        try:
+            staging.rename(directory)
+        except OSError:
+            if not is_complete(directory):  # not a lost race: a real failure
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def _export_into(source: ModelSource, staging: Path) -> None:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from threekcal.model._hf import load_model, load_tokenizer
+
+    # Eager attention traces into plain ops that onnxruntime fuses; the result is the same function.
+    model = load_model(source.path, attn_implementation="eager")
+    tokenizer, pad_id = load_tokenizer(source.path, model.config)
+    fp32_path, int8_path = (staging / MODEL_FILES[variant] for variant in ("fp32", "int8"))
+    # Two lengths, so the traced graph contains the padding-mask path (an unpadded trace may skip it).
+    sample = [tokenizer.encode("a short sample").ids, tokenizer.encode("a somewhat longer sample text").ids]
+    width = max(len(ids) for ids in sample)
+    input_ids = torch.full((len(sample), width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(sample), width), dtype=torch.long)
+    for row, ids in enumerate(sample):
+        input_ids[row, : len(ids)] = torch.tensor(ids)
+        attention_mask[row, : len(ids)] = 1
+    dynamic = {0: "batch", 1: "sequence"}
+    with warnings.catch_warnings():
+        # The tracer notes that transformers' mask code compares shapes in Python; the inputs and the mask
+        # always have the same length here, so the traced constant holds. The torch-vs-ONNX test checks it.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "Exporting aten::index operator", UserWarning)
+        # dynamo=False on purpose: the TorchScript exporter handles this model without extra packages.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            _logits_only(model),
+            (input_ids, attention_mask),
+            str(fp32_path),
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAMES[0]: dynamic, INPUT_NAMES[1]: dynamic, OUTPUT_NAME: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
+    # Signed int8 weights: unsigned ones ran 4x slower on this kind of CPU (see STACK-NOTES).
+    with _without_log_message("Please consider to run pre-processing"):
+        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8)
+    tokenizer.save(str(staging / TOKENIZER_FILE))
+    meta = {
+        "model_version": source.version,
+        "labels": list(source.labels()),
+        "pad_id": pad_id,
+        "max_length": (tokenizer.truncation or {}).get("max_length"),
+        "opset": OPSET,
+        "torch": torch.__version__,
+    }
+    (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _logits_only(model: torch.nn.Module) -> torch.nn.Module:
+    """The classifier as a function (input_ids, attention_mask) -> logits, whose output ONNX can name."""
+    import torch
+
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    return LogitsOnly()
+
+
+@contextmanager
+def _without_log_message(prefix: str) -> Iterator[None]:
+    """Drop root-logger records starting with ``prefix`` (onnxruntime's advice we chose not to follow)."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(prefix)
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)

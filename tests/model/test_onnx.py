@@ -1,0 +1,145 @@
+"""ONNX backends: agreement with torch, int8 agreement, the export cache, and serving without torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from threekcal.emotions import LABELS
+from threekcal.model import Classifier, ModelError, _export, load_classifier
+from threekcal.settings import Settings
+
+
+def probabilities(classifier: Classifier, texts: list[str]) -> np.ndarray:
+    return np.array([[p.scores[label] for label in LABELS] for p in classifier.predict(texts)])
+
+
+def test_versions_name_the_backend(
+    torch_classifier: Classifier, onnx_fp32_classifier: Classifier, onnx_int8_classifier: Classifier
+) -> None:
+    base = torch_classifier.model_version.removesuffix("+torch")
+    assert onnx_fp32_classifier.model_version == base + "+onnx-fp32"
+    assert onnx_int8_classifier.model_version == base + "+onnx-int8"
+
+
+def test_torch_and_onnx_fp32_agree(
+    torch_classifier: Classifier, onnx_fp32_classifier: Classifier, varied_texts: list[str]
+) -> None:
+    texts = [*varied_texts, "the exam " * 400]
+    difference = np.abs(probabilities(torch_classifier, texts) - probabilities(onnx_fp32_classifier, texts))
+    assert difference.max() < 1e-4
+
+
+def test_int8_top_label_agreement_with_fp32(
+    onnx_fp32_classifier: Classifier,
+    onnx_int8_classifier: Classifier,
+    varied_texts: list[str],
+    record_property: Callable[[str, object], None],
+) -> None:
+    texts = varied_texts
+    fp32 = probabilities(onnx_fp32_classifier, texts).argmax(axis=1)
+    int8 = probabilities(onnx_int8_classifier, texts).argmax(axis=1)
+    agreement = float((fp32 == int8).mean())
+    record_property("int8_top_label_agreement", agreement)
+    print(f"\nint8 top-label agreement with fp32 on the tiny random model: {agreement:.0%} of {len(texts)}")
+    # Random weights make int8 noise matter more than on the real model; far above chance (1/7) still.
+    assert agreement >= 0.5
+
+
+def test_export_is_reused(
+    tiny_model_dir: Path,
+    model_settings: Settings,
+    onnx_int8_classifier: Classifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_second_export(*args: object) -> None:
+        raise AssertionError("exported again although the cache holds the export")
+
+    monkeypatch.setattr(_export, "export", no_second_export)
+    again = load_classifier(str(tiny_model_dir), "onnx", settings=model_settings)
+    assert again.model_version == onnx_int8_classifier.model_version
+
+
+def test_crash_mid_export_leaves_nothing(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(tmp_path / "cache")
+    real_export = _export._export_into
+
+    def crash(source: object, staging: Path) -> None:
+        (staging / _export.MODEL_FILES["fp32"]).write_bytes(b"half a model")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_export, "_export_into", crash)
+    with pytest.raises(KeyboardInterrupt):
+        load_classifier(str(tiny_model_dir), "onnx", settings=settings)
+    onnx_cache = tmp_path / "cache" / "onnx"
+    assert list(onnx_cache.iterdir()) == []
+
+    # A directory left incomplete by something else is replaced by a complete export.
+    monkeypatch.setattr(_export, "_export_into", real_export)
+    classifier = load_classifier(str(tiny_model_dir), "onnx-fp32", settings=settings)
+    (directory,) = onnx_cache.iterdir()
+    (directory / _export.MODEL_FILES["int8"]).unlink()
+    assert load_classifier(str(tiny_model_dir), "onnx", settings=settings).predict(["hello"])
+    assert _export.is_complete(directory)
+    assert (
+        json.loads((directory / _export.META_FILE).read_text())["model_version"] in classifier.model_version
+    )
+
+
+def test_onnx_serves_without_torch(
+    tiny_model_dir: Path, model_settings: Settings, onnx_int8_classifier: Classifier
+) -> None:
+    script = (
+        "import json, sys\n"
+        "from threekcal.model import load_classifier\n"
+        "from threekcal.settings import Settings\n"
+        "settings = Settings(cache_dir=sys.argv[2], _env_file=None)\n"
+        "for backend in ('onnx', 'onnx-fp32'):\n"
+        "    classifier = load_classifier(sys.argv[1], backend, settings=settings)\n"
+        "    prediction = classifier.predict(['hello there'])[0]\n"
+        "print(json.dumps({'label': prediction.label, 'modules': sorted(\n"
+        "    m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers'))}))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, str(tiny_model_dir), str(model_settings.cache_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout)
+    assert result["modules"] == []
+    assert result["label"] == onnx_int8_classifier.predict(["hello there"])[0].label
+
+
+def test_onnx_refuses_an_export_of_another_model(
+    tiny_model_dir: Path, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings(tmp_path / "cache")
+    load_classifier(str(tiny_model_dir), "onnx", settings=settings)
+    (directory,) = (tmp_path / "cache" / "onnx").iterdir()
+    meta = json.loads((directory / _export.META_FILE).read_text())
+    (directory / _export.META_FILE).write_text(json.dumps({**meta, "model_version": "other@123"}))
+    with pytest.raises(ModelError, match="delete that directory"):
+        load_classifier(str(tiny_model_dir), "onnx", settings=settings)
+
+
+def test_unwritable_cache_is_a_clear_error(
+    tiny_model_dir: Path, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the cache directory should be")
+    with pytest.raises(ModelError, match="THREEKCAL_CACHE_DIR"):
+        load_classifier(str(tiny_model_dir), "onnx", settings=make_settings(blocker))
