@@ -49,6 +49,22 @@ def test_a_child_that_dies_is_named_and_the_others_are_stopped() -> None:
     assert "worker | boom\n" in lines  # output relayed, prefixed with the child's name
 
 
+def test_a_non_essential_child_that_dies_is_reported_and_the_others_keep_serving() -> None:
+    worker = Child("worker", crasher(1, after=0.1), essential=False)
+    runner, lines = supervisor(Child("api", SLEEPER), worker)
+    runner.start()
+    deadline = time.monotonic() + 10
+    while worker.returncode is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert runner.dead_child() is None
+    assert runner.dead_child() is None  # reported once only
+    notes = [line for line in lines if line.startswith("worker exited with status 1")]
+    assert len(notes) == 1 and "the others keep running" in notes[0]
+    statuses = runner.stop()
+    assert statuses == {"api": statuses["api"], "worker": 1}
+    assert statuses["api"] is not None
+
+
 def test_stop_request_stops_every_child_and_kills_the_stubborn_one() -> None:
     runner, lines = supervisor(Child("api", SLEEPER), Child("stubborn", STUBBORN), grace=1.5)
     runner.start()

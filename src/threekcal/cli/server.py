@@ -140,7 +140,10 @@ class Child:
     name: str
     command: Sequence[str]
     health_url: str | None = None
+    # A child that is not essential may stop (the worker without its model) while the others serve on.
+    essential: bool = True
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    reported: bool = field(default=False, repr=False)
 
     @property
     def returncode(self) -> int | None:
@@ -218,7 +221,19 @@ class Supervisor:
         stream.close()
 
     def dead_child(self) -> Child | None:
-        return next((child for child in self.children if child.returncode is not None), None)
+        """The first essential child that exited; a non-essential one is reported once and left out."""
+        for child in self.children:
+            if child.returncode is None:
+                continue
+            if child.essential:
+                return child
+            if not child.reported:
+                child.reported = True
+                self._write(
+                    f"{child.name} exited with status {child.returncode} (its message is above); the others "
+                    f"keep running. Comments wait for a prediction until `threekcal {child.name}` runs.\n"
+                )
+        return None
 
     def wait_healthy(self, timeout: float, probe: Callable[[str], bool] | None = None) -> Child | None:
         """Wait until every child with a health URL answers; returns a child that died meanwhile.
@@ -358,7 +373,7 @@ def up(
     if not worker:
         notes.append("worker: off (--no-worker); comments wait for a prediction")
     elif worker_command_exists():
-        children.append(Child("worker", _cli("worker")))
+        children.append(Child("worker", _cli("worker"), essential=False))
     else:
         notes.append("worker: not available in this installation (no `threekcal worker` command)")
     children.append(
