@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
 
-.PHONY: run test venv lint format bench system-deps clean
+.PHONY: run test venv lint format system-deps clean
 
 # Reinstalled whenever pyproject.toml or the pinned constraints change.
 $(STAMP): pyproject.toml constraints.txt
@@ -33,10 +33,12 @@ format: venv
 	$(PY) -m ruff check --fix src tests dags bench
 	$(PY) -m ruff format src tests dags bench
 
-# Debian packages for the Spark JDBC jar and the browser tests (needs root; .ci/run calls it).
+# Debian packages for the Spark JDBC jar and the browser tests, with fonts for Korean and emoji in
+# screenshots (needs root; .ci/run calls it).
+SYSTEM_PACKAGES := chromium libmariadb-java fonts-noto-cjk fonts-noto-color-emoji
 system-deps:
-	@command -v chromium >/dev/null && test -f /usr/share/java/mariadb-java-client.jar || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libmariadb-java; }
+	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
