@@ -70,3 +70,30 @@ def test_downgrade_then_upgrade_round_trips(tmp_path) -> None:
     assert "comments" not in inspect(engine_for(url)).get_table_names()
     migrate.upgrade(url)
     assert "comments" in inspect(engine_for(url)).get_table_names()
+
+
+def test_sqlite_plans_least_confident_unlabeled_pages_on_the_score_index(tmp_path) -> None:
+    """Without ANALYZE SQLite reads every unlabeled row through the label index and sorts them."""
+    from datetime import UTC, datetime
+
+    from threekcal.db.models import Comment
+    from threekcal.db.session import refresh_planner_statistics
+
+    url = f"sqlite:///{tmp_path / 'plans.db'}"
+    migrate.upgrade(url)
+    now = datetime.now(UTC)
+    rows = [
+        {"comments": f"c{i}", "request_user": "u", "request_time": now, "receipt": f"r{i}",
+         "prediction_score": (i % 97) / 97, "label": "joy" if i % 5 == 0 else None}
+        for i in range(2000)
+    ]  # fmt: skip
+    with engine_for(url).begin() as connection:
+        connection.execute(Comment.__table__.insert(), rows)
+    page = (
+        "EXPLAIN QUERY PLAN SELECT num FROM comments WHERE label IS NULL "
+        "ORDER BY prediction_score, num LIMIT 50"
+    )
+    refresh_planner_statistics(url)
+    with engine_for(url).connect() as connection:
+        plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(page))
+    assert "ix_comments_score_num" in plan and "TEMP B-TREE" not in plan

@@ -19,8 +19,10 @@ from threekcal.ui.logic import (
     CursorPager,
     LabelFilters,
     comments_frame,
+    format_time,
     pending_receipts,
     run_rows,
+    set_display_timezone,
     validate_remark,
     validate_submission,
 )
@@ -227,6 +229,20 @@ def test_comments_frame_has_every_probability_and_keeps_the_api_order() -> None:
     assert [frame.loc[0, f"p_{label}"] for label in LABELS] == list(scores.values())
     assert frame.iloc[1][[f"p_{label}" for label in LABELS]].isna().all()
     assert comments_frame([], "ko").empty
+
+
+def test_times_are_shown_in_the_viewers_time_zone() -> None:
+    import contextvars
+
+    def shown(zone: str | None) -> str:
+        set_display_timezone(zone)
+        return format_time("2026-01-02T03:04:05Z")
+
+    run = contextvars.copy_context().run  # keep the zone set here out of the other tests
+    assert run(shown, "Asia/Seoul") == "2026-01-02 12:04:05 KST"
+    assert run(shown, "America/New_York") == "2026-01-01 22:04:05 EST"
+    assert run(shown, None) == "2026-01-02 03:04:05 UTC"
+    assert run(shown, "Not/A_Zone") == "2026-01-02 03:04:05 UTC"
 
 
 def test_filters_from_widgets_leave_out_what_is_not_filtered() -> None:

@@ -10,7 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from threekcal.db.session import engine_for
+from threekcal.db.session import engine_for, refresh_planner_statistics
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -24,6 +24,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    refresh_planner_statistics(url)
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
+from threekcal.db.session import refresh_planner_statistics
 from threekcal.pipeline.apply import DEFAULT_APPLY_CHUNK, apply_logs
 from threekcal.pipeline.predict import DEFAULT_PREDICT_LIMIT, ClassifierLike, predict_pending
 from threekcal.pipeline.runids import new_run_id
@@ -23,6 +24,7 @@ from threekcal.settings import Settings
 log = logging.getLogger(__name__)
 
 ERROR_BACKOFF_SECONDS = 5.0
+PLANNER_STATISTICS_EVERY_SECONDS = 3600.0  # the table's shape changes slowly; ANALYZE is cheap
 
 
 class StopFlag:
@@ -90,6 +92,7 @@ def run_worker(
     stop = stop or StopFlag()
     interval = settings.worker_interval if interval is None else interval
     log.info("worker: model %s, a cycle every %.1f s", classifier.model_version, interval)
+    statistics_refreshed = time.monotonic()
     while not stop.is_set():
         wait = interval
         try:
@@ -100,6 +103,9 @@ def run_worker(
                 apply_chunk_size=apply_chunk_size,
                 should_stop=stop.is_set,
             )
+            if time.monotonic() - statistics_refreshed > PLANNER_STATISTICS_EVERY_SECONDS:
+                refresh_planner_statistics(settings.database_url)
+                statistics_refreshed = time.monotonic()
         except SystemExit:
             raise
         except Exception:  # a database that went away: log it, keep the worker alive, retry

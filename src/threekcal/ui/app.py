@@ -4,12 +4,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from threekcal.ui.logic import set_display_timezone
 from threekcal.ui.view import language_switch, t
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 
 st.set_page_config(page_title="ThreeKcal", page_icon="😀", layout="wide")
 language_switch()
+set_display_timezone(st.context.timezone)  # the browser's zone; None before the browser has said it
 page = st.navigation(
     [
         st.Page(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
@@ -29,6 +31,7 @@ __all__ = [
     "format_percent",
     "format_time",
     "history_frame",
+    "set_display_timezone",
     "validate_remark",
     "validate_submission",
 ]
@@ -96,9 +99,27 @@ def parse_time(value: str | None) -> datetime | None:
         return None
 
 
+# Times are stored and sent in UTC and shown in the viewer's time zone. Each Streamlit script run has its
+# own thread, and a thread starts with a fresh context, so one viewer's zone never leaks to another.
+_display_zone: ContextVar[tzinfo] = ContextVar("display_zone", default=UTC)
+
+
+def set_display_timezone(name: str | None) -> None:
+    """Show times in ``name`` (an IANA zone such as the browser's 'Asia/Seoul'); UTC when unknown."""
+    try:
+        zone: tzinfo = ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    _display_zone.set(zone)
+
+
 def format_time(value: str | None) -> str:
     moment = parse_time(value)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else ""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(_display_zone.get()).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def format_percent(value: float | None, digits: int = 1) -> str:
