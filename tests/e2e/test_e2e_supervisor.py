@@ -15,7 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from threekcal.cli import app
-from threekcal.cli.server import Child, PortInUse, Supervisor, ensure_port_free
+from threekcal.cli.server import PortInUse, ensure_port_free
+from threekcal.cli.supervisor import Child, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time\nwhile True: time.sleep(0.1)"]
 STUBBORN = [  # ignores SIGINT, as a hung child would
