@@ -133,3 +133,21 @@ def test_up_refuses_a_configuration_it_cannot_use(tmp_path: Path, monkeypatch: p
     result = CliRunner().invoke(app, ["up"])
     assert result.exit_code == 2
     assert "THREEKCAL_ADMIN_TOKEN" in " ".join(result.output.split())
+
+
+def test_api_in_development_prints_the_token_it_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda target, **_: served.append(target))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("THREEKCAL_ENV", "development")
+    monkeypatch.delenv("THREEKCAL_ADMIN_TOKEN", raising=False)
+    monkeypatch.setenv("THREEKCAL_VAR_DIR", str(tmp_path / "var"))
+    result = CliRunner().invoke(app, ["api", "--port", "0"])
+    assert result.exit_code == 0, result.output
+    token = (tmp_path / "var" / "admin-token").read_text().strip()
+    assert len(token) >= 16 and token in result.output.replace("\n", "")
+    assert served == ["threekcal.api:create_app"]

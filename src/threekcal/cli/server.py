@@ -81,11 +81,14 @@ def api(
     """Serve the HTTP API (uvicorn, factory threekcal.api:create_app)."""
     import uvicorn
 
-    _load_settings()  # a bad configuration is reported here, not as an app-factory traceback
+    settings = _load_settings()  # a bad configuration is reported here, not as an app-factory traceback
     try:
         ensure_port_free(host, port, "API", "--port")
     except PortInUse as exc:
         raise _fail(str(exc)) from None
+    if settings.admin_token is None:  # development: generated once, kept in var/admin-token
+        token = settings.admin_token_value()
+        console.print(f"Admin token (development; kept in {settings.var_dir / 'admin-token'}): {token}")
     uvicorn.run("threekcal.api:create_app", factory=True, host=host, port=port, log_level="info")
 
 
