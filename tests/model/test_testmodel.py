@@ -50,6 +50,19 @@ def test_build_is_reproducible(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert _source.content_hash(rebuilt) == _source.content_hash(tiny_model_dir)
 
 
+def test_build_does_not_depend_on_the_thread_count(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1 if threads > 1 else 2)
+    try:
+        rebuilt = build_test_model(tmp_path / "other-threads", size="tiny", seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.get_num_threads() == threads
+    assert _source.content_hash(rebuilt) == _source.content_hash(tiny_model_dir)
+
+
 def test_unknown_size_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="size must be one of"):
         build_test_model(tmp_path / "m", size="huge")  # type: ignore[arg-type]

@@ -189,11 +189,18 @@ def _build(directory: Path, size: str, seed: int) -> None:
     torch.manual_seed(seed)
     model = RobertaForSequenceClassification(config).eval()
     generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        _spread_body(model, generator)
-        sentences = corpus(CALIBRATION_SENTENCES, seed=seed + 1)
-        batch = tokenizer(sentences, padding=True, return_tensors="pt")
-        _calibrate_head(model, batch, generator)
+    # One thread: float sums then run in one order, so the calibrated head (and the files' hash) is the
+    # same whatever thread count the calling process was set to.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            _spread_body(model, generator)
+            sentences = corpus(CALIBRATION_SENTENCES, seed=seed + 1)
+            batch = tokenizer(sentences, padding=True, return_tensors="pt")
+            _calibrate_head(model, batch, generator)
+    finally:
+        torch.set_num_threads(threads)
     with quiet_progress():
         model.save_pretrained(directory)
     (directory / "README.md").write_text(README.format(size=size, seed=seed, real=DEFAULT_MODEL))
