@@ -26,6 +26,7 @@ from threekcal.pipeline.predict import (
     ClassifierLike,
     PredictResult,
     Progress,
+    finished_run,
     keyset_chunks,
     write_log,
 )
@@ -97,17 +98,9 @@ def run_backfill(
             batch_rows.recover_interrupted_runs(
                 settings.database_url, settings.log_dir, kinds=(batch_rows.KIND_BACKFILL,)
             )
-        with engine_for(settings.database_url).connect() as connection:
-            existing = batch_rows.get_batch(connection, run_id)
-        if existing is not None:
-            return PredictResult(
-                run_id,
-                "already-done",
-                kind=batch_rows.KIND_BACKFILL,
-                records=existing.records,
-                log_path=existing.log_path,
-                model_version=existing.model_version,
-            ), None
+        done = finished_run(settings.database_url, run_id, batch_rows.KIND_BACKFILL)
+        if done is not None:
+            return done, None
 
         def query(after: int, size: int) -> Select[Any]:
             return (

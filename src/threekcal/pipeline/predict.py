@@ -102,6 +102,22 @@ class _Stopped(Exception):
     pass
 
 
+def finished_run(database_url: str, run_id: str, kind: str) -> PredictResult | None:
+    """The result of ``run_id`` if its log was already written: a re-run (a retried task) does nothing."""
+    with engine_for(database_url).connect() as connection:
+        existing = batch_rows.get_batch(connection, run_id)
+    if existing is None:
+        return None
+    return PredictResult(
+        run_id,
+        "already-done",
+        kind=kind,
+        records=existing.records,
+        log_path=existing.log_path,
+        model_version=existing.model_version,
+    )
+
+
 def pending_chunks(database_url: str, limit: int, chunk_size: int) -> Iterator[list[tuple[int, str]]]:
     """Pending comments in num order, ``chunk_size`` at a time, at most ``limit`` in all."""
     yield from keyset_chunks(database_url, batch_rows.pending_chunk_query, limit, chunk_size)
@@ -271,16 +287,9 @@ def predict_pending(
         batch_rows.recover_interrupted_runs(
             settings.database_url, settings.log_dir, kinds=(batch_rows.KIND_PREDICT,)
         )
-        with engine_for(settings.database_url).connect() as connection:
-            existing = batch_rows.get_batch(connection, run_id)
-        if existing is not None:
-            return PredictResult(
-                run_id,
-                "already-done",
-                records=existing.records,
-                log_path=existing.log_path,
-                model_version=existing.model_version,
-            )
+        done = finished_run(settings.database_url, run_id, batch_rows.KIND_PREDICT)
+        if done is not None:
+            return done
         if on_total:
             on_total(min(batch_rows.count_pending(settings.database_url), limit))
         result = write_log(
