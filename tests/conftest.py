@@ -4,12 +4,19 @@ settings pointing at it, and the tiny offline test model.
 Tests that take ``database_url`` (or anything built on it) run once on SQLite and once on MariaDB.
 MariaDB tests skip only outside CI, and say why; under CI (or THREEKCAL_TEST_REQUIRE_MARIADB=1) an
 unreachable server is an error, never a silent skip.
+
+Under CI every skip is turned into a failure (whatever raised it: ``pytest.skip``, ``importorskip``, a
+``skipif`` marker). A test that cannot run somewhere is deselected instead (``-m "not browser"``), and
+the deselected tests are listed with the reason at the end of the run (and in
+``test-artifacts/deselected.txt`` for ``.ci/run``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +35,69 @@ MARIADB_SERVER_URL = os.environ.get(
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
+_DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
+DESELECTED_REPORT = Path(__file__).resolve().parents[1] / "test-artifacts" / "deselected.txt"
+
+
+def running_under_ci() -> bool:
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
 def mariadb_required() -> bool:
-    return bool(os.environ.get("CI")) or os.environ.get("THREEKCAL_TEST_REQUIRE_MARIADB") == "1"
+    return running_under_ci() or os.environ.get("THREEKCAL_TEST_REQUIRE_MARIADB") == "1"
+
+
+# ------------------------------------------------------------------ no silent skips, deselections named
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI a skipped test is a failed test: it proves nothing, so it must not count as a pass."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    if not (report.skipped and running_under_ci()) or hasattr(report, "wasxfail"):
+        return
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    report.outcome = "failed"
+    report.longrepr = (
+        f"skipped under CI, which counts as a failure: {reason}\n"
+        "A test that cannot run here must be deselected by marker (-m), not skipped."
+    )
+
+
+def _deselection_reason(config: pytest.Config) -> str:
+    reasons = []
+    if config.option.markexpr:
+        reasons.append(f"-m {config.option.markexpr!r}")
+    if config.option.keyword:
+        reasons.append(f"-k {config.option.keyword!r}")
+    for path in config.getoption("deselect") or ():
+        reasons.append(f"--deselect {path}")
+    return ", ".join(reasons) or "deselected by a plugin"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    config = items[0].config
+    reason = _deselection_reason(config)
+    deselected: list[tuple[str, str]] = config.stash.setdefault(_DESELECTED, [])
+    for item in items:
+        markers = ", ".join(sorted({mark.name for mark in item.iter_markers()} - {"parametrize"}))
+        deselected.append((item.nodeid, f"{reason} (markers: {markers or 'none'})"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    deselected = config.stash.get(_DESELECTED, [])
+    if getattr(config, "workerinput", None) is not None:
+        return
+    lines = [f"{nodeid}: {reason}" for nodeid, reason in deselected]
+    if lines:
+        terminalreporter.section(f"{len(lines)} deselected tests and why")
+        for line in lines:
+            terminalreporter.write_line(line)
+    if running_under_ci():
+        DESELECTED_REPORT.parent.mkdir(exist_ok=True)
+        DESELECTED_REPORT.write_text("".join(line + "\n" for line in lines))
+
 
 
 def _mariadb_server_or_skip() -> None:
@@ -100,7 +168,24 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from threekcal.model.testmodel import build_test_model
 
     cache = os.environ.get("THREEKCAL_TEST_MODEL_CACHE")
-    target = Path(cache) / "tiny" if cache else tmp_path_factory.mktemp("models") / "tiny"
+    # Keyed by the builder's source: a changed builder never reuses a model built by an older one.
+    target = (
+        Path(cache) / f"tiny-{builder_version()}" if cache else tmp_path_factory.mktemp("models") / "tiny"
+    )
     if not (target / "config.json").exists():
-        build_test_model(target, size="tiny")
+        # Built beside the target and renamed into place: a concurrent run never sees half a model.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        building = target.with_name(f"{target.name}.building-{secrets.token_hex(4)}")
+        build_test_model(building, size="tiny")
+        try:
+            building.rename(target)
+        except OSError:  # another run finished first
+            shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def builder_version() -> str:
+    """A short hash of the test model builder's source, the key of the cached test model."""
+    from threekcal.model import testmodel
+
+    return hashlib.sha256(Path(testmodel.__file__).read_bytes()).hexdigest()[:12]

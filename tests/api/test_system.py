@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import types
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -66,11 +66,15 @@ def test_pipeline_route_without_the_pipeline_module_is_503(client: TestClient, m
     assert response.json()["detail"].startswith("Pipeline status unavailable: ")
 
 
-def test_pipeline_route_with_the_real_module(client: TestClient) -> None:
-    pytest.importorskip("threekcal.pipeline.status", reason="the pipeline part has not added status.py yet")
+def test_pipeline_route_with_the_real_module(client: TestClient, settings: Settings) -> None:
+    from threekcal.pipeline.status import pipeline_status
+
+    assert client.post("/comments", json={"request_user": "kim", "comments": "waiting"}).status_code == 201
     response = client.get("/pipeline")
     assert response.status_code == 200, response.text
     assert set(PIPELINE_STATE) <= set(response.json())
+    assert response.json() == json.loads(json.dumps(pipeline_status(settings), default=str))
+    assert response.json()["pending"] == 1
 
 
 ADMIN_ONLY = {

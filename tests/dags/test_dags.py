@@ -22,7 +22,6 @@ from threekcal.db import migrate
 from threekcal.db.models import Comment, PredictionBatch
 from threekcal.db.session import engine_for
 
-pytest.importorskip("airflow")
 pytestmark = [pytest.mark.airflow, pytest.mark.spark, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,6 @@ def classifier() -> KeywordClassifier:
 @pytest.fixture(scope="session")
 def spark():  # type: ignore[no-untyped-def]
     """One local Spark session for the whole test run (it takes seconds to start)."""
-    pytest.importorskip("pyspark")
     from threekcal.pipeline.sparksession import get_spark
 
     session = get_spark("local[2]", shuffle_partitions=2)
