@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,9 +128,22 @@ def run_engine(settings: Settings, engine: str, spark: Any) -> dict[str, Any]:
     return snapshot(settings)
 
 
+def staging_write(settings: Settings) -> str | None:
+    return batch_rows(settings.database_url)[RUN]["details"].get("staging_write")
+
+
+def expected_staging_write(settings: Settings) -> str:
+    """JDBC on MariaDB (Connector/J is a system dependency: a missing jar fails here, never falls back)."""
+    if settings.database_url.startswith("sqlite"):
+        return spark_apply.STAGING_WRITE_PARTITIONS
+    assert spark_apply.jdbc_jar() is not None, "install libmariadb-java (make system-deps)"
+    return spark_apply.STAGING_WRITE_JDBC
+
+
 def test_spark_engine_matches_the_local_engine_row_for_row(settings: Settings, spark: Any) -> None:
     local = run_engine(settings, "local", spark)
     by_spark = run_engine(settings, "spark", spark)
+    assert staging_write(settings) == expected_staging_write(settings)
 
     assert by_spark == local
     rows = by_spark["comments"]
@@ -148,12 +162,15 @@ def test_spark_engine_matches_the_local_engine_row_for_row(settings: Settings, s
 
 
 def test_spark_reapplying_a_batch_changes_zero_rows(
-    settings: Settings, spark: Any, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, spark: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # First without Connector/J: the staging rows are then written per partition (SQLAlchemy) on MariaDB too.
-    with monkeypatch.context() as patch:
+    with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger=spark_apply.__name__):
         patch.setattr(spark_apply, "jdbc_jar", lambda: None)
         assert run_engine(settings, "spark", spark)["counts"] == (38, 7, 1, 23)
+    assert staging_write(settings) == spark_apply.STAGING_WRITE_PARTITIONS
+    fell_back = "Connector/J is not installed" in caplog.text
+    assert fell_back == (not settings.database_url.startswith("sqlite"))  # the fallback is never silent
     before = comment_rows(settings.database_url)
     with engine_for(settings.database_url).begin() as connection:
         connection.execute(
@@ -175,3 +192,4 @@ def test_spark_reapplying_a_batch_changes_zero_rows(
     report = apply_logs(settings, engine="spark", spark=spark)
     assert [batch.applied_rows for batch in report.batches] == [0]
     assert comment_rows(settings.database_url) == before
+    assert staging_write(settings) == expected_staging_write(settings)

@@ -13,6 +13,7 @@ next attempt deletes them first. The merge uses the same statement as the local 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -41,12 +42,14 @@ from threekcal.pipeline.records import (
     QuarantinedLine,
     json_shape_problem,
 )
-from threekcal.pipeline.sparksession import jdbc_jar, jdbc_options
+from threekcal.pipeline.sparksession import MARIADB_JDBC_JAR, jdbc_jar, jdbc_options
 from threekcal.pipeline.testhooks import pause_point
 from threekcal.settings import Settings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
+
+logger = logging.getLogger(__name__)
 
 STAGING_COLUMNS = [column.name for column in staging.columns]
 TIME_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # the local engine's ``time_text``
@@ -203,14 +206,31 @@ def _partition_writer(database_url: str) -> Any:
     return write
 
 
-def write_staging(frame: DataFrame, database_url: str) -> None:
-    """JDBC where it fits (MariaDB with Connector/J installed); per-partition inserts otherwise (SQLite)."""
-    if is_sqlite(database_url) or jdbc_jar() is None:
+STAGING_WRITE_JDBC = "jdbc"
+STAGING_WRITE_PARTITIONS = "partition-inserts"
+
+
+def write_staging(frame: DataFrame, database_url: str) -> str:
+    """JDBC where it fits (MariaDB with Connector/J installed); per-partition inserts otherwise (SQLite).
+
+    Returns the write path taken; it is recorded in the batch's ``details`` (``staging_write``), and a
+    fallback on MariaDB (the jar is missing) is logged as a warning, so it is never silent.
+    """
+    if is_sqlite(database_url):
         frame.foreachPartition(_partition_writer(database_url))
-    else:
-        frame.write.format("jdbc").options(**jdbc_options(database_url), dbtable="prediction_staging").mode(
-            "append"
-        ).save()
+        return STAGING_WRITE_PARTITIONS
+    if jdbc_jar() is None:
+        logger.warning(
+            "MariaDB Connector/J is not installed (%s): writing staging rows per partition instead of "
+            "through JDBC (install libmariadb-java: make system-deps)",
+            MARIADB_JDBC_JAR,
+        )
+        frame.foreachPartition(_partition_writer(database_url))
+        return STAGING_WRITE_PARTITIONS
+    frame.write.format("jdbc").options(**jdbc_options(database_url), dbtable="prediction_staging").mode(
+        "append"
+    ).save()
+    return STAGING_WRITE_JDBC
 
 
 def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) -> BatchResult:
@@ -235,8 +255,7 @@ def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) 
             quarantine = str(quarantine_file.relative_to(settings.log_dir))
         with engine.begin() as connection:  # leftovers of an attempt that died before its merge
             connection.execute(delete(staging).where(staging.c.run_id == batch.run_id))
-        if records:
-            write_staging(newest, settings.database_url)
+        staging_write = write_staging(newest, settings.database_url) if records else None
         newest.unpersist()
     finally:
         checked.unpersist()
@@ -250,6 +269,7 @@ def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) 
             records=records,
             unknown_sample=unknown[:UNKNOWN_SAMPLE],
             quarantine_path=quarantine,
+            staging_write=staging_write,
         )
         mark_applied(
             connection,
