@@ -99,7 +99,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         DESELECTED_REPORT.write_text("".join(line + "\n" for line in lines))
 
 
-
 def _mariadb_server_or_skip() -> None:
     try:
         engine = create_engine(MARIADB_SERVER_URL, connect_args={"connect_timeout": 3})

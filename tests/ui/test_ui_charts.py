@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ui_fake_api import stats_from_rows
+from ui_api import RealApi
 
 from threekcal.emotions import LABELS
 from threekcal.ui import charts
@@ -27,7 +27,8 @@ def row(num: int, truth: str | None, predicted: str | None, confidence: float = 
 
 
 @pytest.fixture
-def stats() -> dict:
+def stats(real_api: RealApi) -> dict:
+    """What the real GET /stats answers for these rows."""
     rows = [
         row(1, "joy", "joy", 0.9, day=1),
         row(2, "joy", "sadness", 0.55, day=1),
@@ -37,7 +38,8 @@ def stats() -> dict:
         row(6, None, "joy", 0.6, day=3),
         row(7, None, None, day=3),
     ]
-    return stats_from_rows(rows)
+    real_api.insert_rows(rows)
+    return real_api.stats()
 
 
 def test_per_label_accuracy_is_the_diagonal_over_each_row(stats: dict) -> None:
@@ -101,8 +103,8 @@ def test_per_class_frame_adds_macro_and_weighted_rows(stats: dict) -> None:
     assert len(frame) == len(LABELS) + 2
 
 
-def test_empty_stats_draw_without_errors() -> None:
-    empty = stats_from_rows([])
+def test_empty_stats_draw_without_errors(real_api: RealApi) -> None:
+    empty = real_api.stats()  # an empty database
     for build in (
         charts.accuracy_by_label_figure,
         charts.confusion_figure,

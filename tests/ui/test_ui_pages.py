@@ -1,20 +1,27 @@
-"""Every page under AppTest, with the API faked at the HTTP boundary, and with the API down."""
+"""Every page under AppTest against the real API in-process (temporary SQLite), and with the API down."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
+from pydantic import SecretStr
+from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
-from ui_fake_api import FakeApi, stats_from_rows
+from ui_api import UI_ADMIN_TOKEN, RealApi, api_settings, assert_routes_exist, serve_api
 
+from threekcal.db.models import PredictionBatch
+from threekcal.db.session import engine_for
 from threekcal.emotions import LABELS
 from threekcal.ui import client
 
@@ -63,16 +70,16 @@ def metrics(app: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in app.metric}
 
 
-def last_query(api: FakeApi, path: str) -> dict[str, str]:
+def last_query(api: RealApi, path: str) -> dict[str, str]:
     return dict(api.calls("GET", path)[-1].url.params)
 
 
 # ----------------------------------------------------------------------------------- API down
 @pytest.mark.parametrize("page", ["home", "upload", "label", "statistics"])
 def test_every_page_explains_an_unreachable_api_and_retries(
-    page: str, api_down: list[Any], open_page: OpenPage, fake_api_later: Callable[[], FakeApi]
+    page: str, api_down: list[Any], open_page: OpenPage, real_api_later: Callable[[], RealApi]
 ) -> None:
-    app = open_page(page, admin_token=FakeApi().token)
+    app = open_page(page, admin_token=UI_ADMIN_TOKEN)
     assert_no_exception(app)
     if page == "upload":  # nothing to fetch until something is sent
         app.text_input(key="upload_user").input("minji")
@@ -85,34 +92,36 @@ def test_every_page_explains_an_unreachable_api_and_retries(
     assert api_down, "the page did try the API"
     if page != "upload":
         retry = next(button for button in app.button if button.label == "Retry")
-        fake_api_later()
+        real_api_later()
         retry.click().run()
         assert_no_exception(app)
         assert not any("cannot be reached" in error.value for error in app.error)
 
 
 @pytest.fixture
-def fake_api_later() -> Callable[[], FakeApi]:
-    """Bring the API back (a fake one) in the middle of a test."""
-
-    def bring_back() -> FakeApi:
-        api = FakeApi()
-        client.set_transport_factory(api.transport)
-        return api
-
-    return bring_back
+def real_api_later(tmp_path: Path) -> Iterator[Callable[[], RealApi]]:
+    """Bring the API back (the real one) in the middle of a test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(serve_api(api_settings(tmp_path)))
 
 
 # ---------------------------------------------------------------------------------------- home
 def test_home_explains_draws_the_flow_and_shows_pipeline_status(
-    fake_api: FakeApi, open_page: OpenPage
+    real_api: RealApi, open_page: OpenPage
 ) -> None:
-    fake_api.add_comment("minji", "waiting one")
-    fake_api.add_comment("minji", "waiting two")
-    fake_api.pipeline_payload.update(
-        last_predict={"run_id": "20260101T000000-abc", "records": 42, "created_at": "2026-01-01T00:00:00Z"},
-        unapplied_logs=1,
-    )
+    real_api.add_comment("minji", "waiting one")
+    real_api.add_comment("minji", "waiting two")
+    with engine_for(real_api.settings.database_url).begin() as connection:  # a log predict wrote
+        connection.execute(
+            insert(PredictionBatch).values(
+                run_id="20260101T000000-abc",
+                log_path="date=2026-01-01/20260101T000000-abc.jsonl",
+                records=42,
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                num_min=1000,
+                num_max=1041,
+            )
+        )
     app = open_page("home")
     assert_no_exception(app)
     assert "DistilRoBERTa" in page_text(app)
@@ -126,7 +135,7 @@ def test_home_explains_draws_the_flow_and_shows_pipeline_status(
 
 
 def test_language_comes_from_the_environment_and_switches_in_the_sidebar(
-    fake_api: FakeApi, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
+    real_api: RealApi, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("THREEKCAL_LANG", "ko")
     app = open_page("home")
@@ -140,7 +149,7 @@ def test_language_comes_from_the_environment_and_switches_in_the_sidebar(
 
 
 # -------------------------------------------------------------------------------------- upload
-def test_upload_shows_limits_and_checks_input_before_sending(fake_api: FakeApi, open_page: OpenPage) -> None:
+def test_upload_shows_limits_and_checks_input_before_sending(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("upload")
     assert "1 to 64 characters" in page_text(app) and "1 to 2000 characters" in page_text(app)
     assert app.text_input(key="upload_user").proto.max_chars == 64
@@ -151,25 +160,25 @@ def test_upload_shows_limits_and_checks_input_before_sending(fake_api: FakeApi, 
     errors = [error.value for error in app.error]
     assert any("control characters" in error for error in errors)
     assert "Enter a comment." in errors
-    assert fake_api.calls("POST", "/comments") == []
+    assert real_api.calls("POST", "/comments") == []
 
 
 def test_upload_submits_then_shows_the_prediction_when_it_arrives(
-    fake_api: FakeApi, open_page: OpenPage
+    real_api: RealApi, open_page: OpenPage
 ) -> None:
     app = open_page("upload")
     app.text_input(key="upload_user").input("minji")
     app.text_area(key="upload_text").input("I love rainy days")
     app.button[0].click().run()
     assert_no_exception(app)
-    (created,) = fake_api.calls("POST", "/comments")
+    (created,) = real_api.calls("POST", "/comments")
     assert json.loads(created.content) == {"request_user": "minji", "comments": "I love rainy days"}
     assert "Comment #1 received" in page_text(app)
     assert "Waiting for the prediction" in page_text(app)
     assert app.text_area(key="upload_text").value == ""  # ready for the next comment
     assert app.text_input(key="upload_user").value == "minji"
 
-    fake_api.predict(1, scores_for("joy", 0.83))
+    real_api.predict(1, scores_for("joy", 0.83))
     app.run()
     text = page_text(app)
     assert "😀 joy" in text and "Waiting for the prediction" not in text
@@ -178,16 +187,16 @@ def test_upload_submits_then_shows_the_prediction_when_it_arrives(
     assert max(plotly_array(probabilities["x"])) == pytest.approx(0.83)
     recent = app.dataframe[0].value
     assert recent["num"].tolist() == [1] and recent["prediction"].tolist() == ["😀 joy"]
-    receipt_calls = [request for request in fake_api.requests if "/by-receipt/" in request.url.path]
+    receipt_calls = [request for request in real_api.requests if "/by-receipt/" in request.url.path]
     assert receipt_calls, "the page polls by receipt"
-    assert all("Authorization" not in request.headers for request in fake_api.requests)
+    assert all("Authorization" not in request.headers for request in real_api.requests)
 
     polls = len(receipt_calls)
     app.run()  # predicted: nothing left to poll
-    assert len([request for request in fake_api.requests if "/by-receipt/" in request.url.path]) == polls
+    assert len([request for request in real_api.requests if "/by-receipt/" in request.url.path]) == polls
 
 
-def test_upload_lists_only_this_users_submissions(fake_api: FakeApi, open_page: OpenPage) -> None:
+def test_upload_lists_only_this_users_submissions(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("upload")
     for user, text in (("minji", "first"), ("jisoo", "second"), ("minji", "third")):
         app.text_input(key="upload_user").input(user)
@@ -197,27 +206,45 @@ def test_upload_lists_only_this_users_submissions(fake_api: FakeApi, open_page: 
     assert "Your recent comments (minji)" in [header.value for header in app.subheader]
 
 
-def test_upload_reports_a_refused_submission(fake_api: FakeApi, open_page: OpenPage) -> None:
-    def too_large(request: httpx.Request, match: re.Match[str]) -> httpx.Response:
-        return httpx.Response(413, json={"detail": "Request body is larger than 65536 bytes"})
+def test_upload_reports_a_refused_submission(tmp_path: Path, open_page: OpenPage) -> None:
+    """The real API with its smallest body limit refuses a comment the form accepts: the page says why."""
+    with serve_api(api_settings(tmp_path, max_body_bytes=1024)) as api:
+        app = open_page("upload")
+        app.text_input(key="upload_user").input("minji")
+        app.text_area(key="upload_text").input("long " * 300)
+        app.button[0].click().run()
+        assert_no_exception(app)
+        assert len(api.calls("POST", "/comments")) == 1
+        assert any("error 413" in error.value and "1024 bytes" in error.value for error in app.error)
+        assert api.http.get("/stats").json()["counts"]["total"] == 0  # nothing stored
 
-    fake_api.routes.insert(0, ("POST", re.compile("/comments"), too_large, False))
-    app = open_page("upload")
-    app.text_input(key="upload_user").input("minji")
-    app.text_area(key="upload_text").input("hello")
-    app.button[0].click().run()
+
+def test_a_page_explains_an_api_error_5xx(
+    open_page: OpenPage, openapi_routes: list[tuple[str, re.Pattern[str]]]
+) -> None:
+    """An API answering 500 (a stand-in: the real one cannot be made to); the routes are real ones."""
+    sent: list[httpx.Request] = []
+
+    def broken(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(500, json={"detail": "Internal Server Error"})
+
+    client.set_transport_factory(lambda: httpx.MockTransport(broken))
+    app = open_page("statistics")
     assert_no_exception(app)
-    assert any("error 413" in error.value and "65536" in error.value for error in app.error)
+    assert any("500" in error.value for error in app.error), [error.value for error in app.error]
+    assert sent
+    assert_routes_exist(sent, openapi_routes)
 
 
 # --------------------------------------------------------------------------------------- label
 @pytest.fixture
-def labelled_api(fake_api: FakeApi) -> FakeApi:
-    fake_api.add_comment("minji", "I love rain", scores=scores_for("joy", 0.9))
-    fake_api.add_comment("jisoo", "rain again, great", scores=scores_for("joy", 0.4))
-    fake_api.add_comment("minji", "that is disgusting", scores=scores_for("disgust", 0.6))
-    fake_api.add_comment("jisoo", "not predicted yet")
-    return fake_api
+def labelled_api(real_api: RealApi) -> RealApi:
+    real_api.add_comment("minji", "I love rain", scores=scores_for("joy", 0.9))
+    real_api.add_comment("jisoo", "rain again, great", scores=scores_for("joy", 0.4))
+    real_api.add_comment("minji", "that is disgusting", scores=scores_for("disgust", 0.6))
+    real_api.add_comment("jisoo", "not predicted yet")
+    return real_api
 
 
 def log_in(app: AppTest, token: str) -> AppTest:
@@ -225,7 +252,7 @@ def log_in(app: AppTest, token: str) -> AppTest:
     return app.button[0].click().run()
 
 
-def test_label_needs_the_admin_token(labelled_api: FakeApi, open_page: OpenPage) -> None:
+def test_label_needs_the_admin_token(labelled_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("label")
     assert "Log in with the admin token" in page_text(app)
     assert len(app.dataframe) == 0
@@ -239,7 +266,7 @@ def test_label_needs_the_admin_token(labelled_api: FakeApi, open_page: OpenPage)
 
 
 def test_label_lists_least_confident_first_and_saves_a_label(
-    labelled_api: FakeApi, open_page: OpenPage
+    labelled_api: RealApi, open_page: OpenPage
 ) -> None:
     app = open_page("label", admin_token=labelled_api.token)
     assert_no_exception(app)
@@ -267,7 +294,7 @@ def test_label_lists_least_confident_first_and_saves_a_label(
     ]
 
 
-def test_label_filters_are_sent_to_the_api(labelled_api: FakeApi, open_page: OpenPage) -> None:
+def test_label_filters_are_sent_to_the_api(labelled_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("label", admin_token=labelled_api.token)
     app.selectbox(key="lf_predicted").select("joy").run()
     app.segmented_control(key="lf_status").set_value("unlabeled").run()
@@ -292,7 +319,7 @@ def test_label_filters_are_sent_to_the_api(labelled_api: FakeApi, open_page: Ope
 
 
 def test_label_accepts_predictions_undoes_and_shows_history(
-    labelled_api: FakeApi, open_page: OpenPage
+    labelled_api: RealApi, open_page: OpenPage
 ) -> None:
     app = open_page("label", admin_token=labelled_api.token)
     app.multiselect(key="label_selected").select(1).select(3).select(4).run()
@@ -302,11 +329,11 @@ def test_label_accepts_predictions_undoes_and_shows_history(
     (accepted,) = labelled_api.calls("POST", "/labels/accept")
     assert sorted(json.loads(accepted.content)["nums"]) == [1, 3, 4]
     assert "Accepted the prediction of 2 comments (1 skipped" in page_text(app)
-    assert labelled_api.comments[3]["label"] == "disgust"
+    assert labelled_api.comment(3)["label"] == "disgust"
 
     next(button for button in app.button if button.label == "Undo last change").click().run()
     assert len(labelled_api.calls("POST", "/labels/undo")) == 1
-    assert labelled_api.comments[3]["label"] is None
+    assert labelled_api.comment(3)["label"] is None
     assert "Undone: comment #3" in page_text(app)
 
     app.selectbox(key="label_edit_num").select(3).run()
@@ -320,28 +347,35 @@ def test_label_accepts_predictions_undoes_and_shows_history(
     assert "There is no change to undo." in page_text(app)
 
 
-def test_label_pages_with_the_keyset_cursor(fake_api: FakeApi, open_page: OpenPage) -> None:
+def test_label_pages_with_the_keyset_cursor(real_api: RealApi, open_page: OpenPage) -> None:
     for index in range(60):
-        fake_api.add_comment(
+        real_api.add_comment(
             f"user{index % 3}", f"comment {index}", scores=scores_for("joy", 0.2 + index / 100)
         )
-    app = open_page("label", admin_token=fake_api.token)
+    app = open_page("label", admin_token=real_api.token)
     assert len(app.dataframe[0].value) == 50
     previous = next(button for button in app.button if button.label == "Previous")
     assert previous.disabled
+    first_page = app.dataframe[0].value["num"].tolist()
+    assert first_page == list(range(1, 51))  # least confident first: scores grow with num
     next(button for button in app.button if button.label == "Next").click().run()
-    assert last_query(fake_api, "/comments")["cursor"] == "50"
+    cursor = last_query(real_api, "/comments")["cursor"]
+    # The API's keyset cursor is opaque: whatever it is, the page sends back what the API gave it.
+    previous_answer = real_api.calls("GET", "/comments")[-2]
+    sent_back = real_api.http.get("/comments", params=previous_answer.url.params, headers=real_api.admin)
+    assert cursor == sent_back.json()["next_cursor"] and cursor not in {"50", "51"}
     assert app.dataframe[0].value["num"].tolist() == list(range(51, 61))
     assert next(button for button in app.button if button.label == "Next").disabled
     next(button for button in app.button if button.label == "Previous").click().run()
-    assert "cursor" not in last_query(fake_api, "/comments")
+    assert "cursor" not in last_query(real_api, "/comments")
     assert len(app.dataframe[0].value) == 50
 
 
-def test_label_logs_out_when_the_token_stops_working(labelled_api: FakeApi, open_page: OpenPage) -> None:
+def test_label_logs_out_when_the_token_stops_working(labelled_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("label", admin_token=labelled_api.token)
-    labelled_api.token = "rotated-token-0123456789"
-    app.run()
+    rotated = labelled_api.settings.model_copy(update={"admin_token": SecretStr("rotated-token-0123456789")})
+    with serve_api(rotated):  # the API restarted with another token
+        app.run()
     assert_no_exception(app)
     assert "admin_token" not in app.session_state
     assert any("not accepted" in error.value for error in app.error)
@@ -375,31 +409,34 @@ def seeded_rows(count: int = 1000, seed: int = 20261124) -> list[dict[str, Any]]
 
 
 def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
-    fake_api: FakeApi, open_page: OpenPage
+    real_api: RealApi, open_page: OpenPage
 ) -> None:
     rows = seeded_rows()
-    fake_api.stats_payload = stats_from_rows(rows)
-    y_true = [row["label"] for row in rows]
-    y_pred = [row["prediction_result"] for row in rows]
-    expected_matrix = confusion_matrix(y_true, y_pred, labels=list(LABELS))
-    report = classification_report(y_true, y_pred, labels=list(LABELS), zero_division=0, output_dict=True)
+    real_api.insert_rows(rows)
+    stats = real_api.stats()  # what the real API answers for these rows; the page must show exactly that
+    # ...and the API's counts are the rows' own (so the comparison below is not between two empty answers)
+    pairs = Counter((row["label"], row["prediction_result"]) for row in rows)
+    expected_matrix = np.array([[pairs[(truth, guess)] for guess in LABELS] for truth in LABELS])
+    assert stats["confusion_matrix"] == expected_matrix.tolist()
+    assert stats["counts"]["total"] == 1000
+    per_class_api = {entry["label"]: entry for entry in stats["per_class"]}
 
     app = open_page("statistics")
     assert_no_exception(app)
     shown = metrics(app)
-    assert shown["Accuracy"] == f"{accuracy_score(y_true, y_pred):.1%}"
+    assert shown["Accuracy"] == f"{stats['accuracy']:.1%}"
     assert shown["Comments"] == "1,000" and shown["Labelled and predicted"] == "1,000"
 
     # First tab: accuracy per true label and the confusion matrix, as a chart and as numbers.
     specs = chart_specs(app)
     assert set(specs) == {"Accuracy per true label", "Confusion matrix (counts)"}  # other tabs: lazy
     heatmap = specs["Confusion matrix (counts)"]["data"][0]
-    assert plotly_array(heatmap["z"]).tolist() == expected_matrix.tolist()
+    assert plotly_array(heatmap["z"]).tolist() == stats["confusion_matrix"]
     assert heatmap["x"][3] == "😀 joy"
     numbers = next(frame.value for frame in app.dataframe if frame.value.shape == (7, 7))
-    assert numbers.to_numpy().tolist() == expected_matrix.tolist()
+    assert numbers.to_numpy().tolist() == stats["confusion_matrix"]
     accuracy_bars = specs["Accuracy per true label"]["data"][0]
-    recalls = [report[label]["recall"] for label in LABELS]
+    recalls = [per_class_api[label]["recall"] for label in LABELS]
     assert plotly_array(accuracy_bars["y"]).tolist() == pytest.approx(recalls)
     app.toggle(key="confusion_normalise").set_value(True).run()
     normalised = chart_specs(app)["Confusion matrix (share of each true label)"]["data"][0]
@@ -409,12 +446,12 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     open_tab(app, "Per class")
     per_class = next(frame.value for frame in app.dataframe if "precision" in frame.value.columns)
     for label, row in zip(LABELS, per_class.head(7).itertuples(), strict=True):
-        assert row.precision == pytest.approx(report[label]["precision"])
-        assert row.recall == pytest.approx(report[label]["recall"])
-        assert row.f1 == pytest.approx(report[label]["f1-score"])
-        assert row.support == report[label]["support"]
-    assert per_class.iloc[7]["f1"] == pytest.approx(report["macro avg"]["f1-score"])
-    assert per_class.iloc[8]["f1"] == pytest.approx(report["weighted avg"]["f1-score"])
+        assert row.precision == pytest.approx(per_class_api[label]["precision"])
+        assert row.recall == pytest.approx(per_class_api[label]["recall"])
+        assert row.f1 == pytest.approx(per_class_api[label]["f1"])
+        assert row.support == per_class_api[label]["support"]
+    assert per_class.iloc[7]["f1"] == pytest.approx(stats["macro_avg"]["f1"])
+    assert per_class.iloc[8]["f1"] == pytest.approx(stats["weighted_avg"]["f1"])
     assert "Precision, recall and F1 per class" in chart_specs(app)
 
     open_tab(app, "One vs rest")
@@ -424,7 +461,7 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert one_vs_rest.loc["😀 joy", "fp"] == expected_matrix[:, joy].sum() - expected_matrix[joy, joy]
 
     open_tab(app, "Calibration")
-    assert metrics(app)["Expected calibration error"] == f"{fake_api.stats_payload['calibration']['ece']:.3f}"
+    assert metrics(app)["Expected calibration error"] == f"{stats['calibration']['ece']:.3f}"
 
     open_tab(app, "ROC & PR curves")
     specs = chart_specs(app)
@@ -432,7 +469,7 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert len(roc) == 1 + len(LABELS)
     assert all("AUC" in trace["name"] for trace in roc[1:])
     aucs = app.dataframe[0].value.set_index("label")["auc"]
-    assert aucs["😀 joy"] == pytest.approx(fake_api.stats_payload["curves"]["joy"]["roc"]["auc"])
+    assert aucs["😀 joy"] == pytest.approx(stats["curves"]["joy"]["roc"]["auc"])
 
     open_tab(app, "Scores")
     assert {"Score per predicted label", "Score density per predicted label"} <= set(chart_specs(app))
@@ -444,22 +481,22 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert_no_exception(app)
 
 
-def test_statistics_are_fresh_on_every_run(fake_api: FakeApi, open_page: OpenPage) -> None:
-    fake_api.add_comment("minji", "one", scores=scores_for("joy", 0.7), label="joy")
-    fake_api.add_comment("minji", "two", scores=scores_for("fear", 0.7), label="joy")
+def test_statistics_are_fresh_on_every_run(real_api: RealApi, open_page: OpenPage) -> None:
+    real_api.add_comment("minji", "one", scores=scores_for("joy", 0.7), label="joy")
+    real_api.add_comment("minji", "two", scores=scores_for("fear", 0.7), label="joy")
     app = open_page("statistics")
     assert metrics(app)["Accuracy"] == "50.0%"
-    calls = len(fake_api.calls("GET", "/stats"))
-    fake_api.comments[2]["label"] = "fear"
+    calls = len(real_api.calls("GET", "/stats"))
+    real_api.set_label(2, "fear")
     app.run()
-    assert len(fake_api.calls("GET", "/stats")) == calls + 1
+    assert len(real_api.calls("GET", "/stats")) == calls + 1
     assert metrics(app)["Accuracy"] == "100.0%"
     app.text_input(key="stats_user").input("nobody").run()
-    assert last_query(fake_api, "/stats") == {"request_user": "nobody"}
+    assert last_query(real_api, "/stats") == {"request_user": "nobody"}
     assert "No comments yet" in page_text(app)
 
 
-def test_statistics_auto_refresh_toggle(fake_api: FakeApi, open_page: OpenPage) -> None:
+def test_statistics_auto_refresh_toggle(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("statistics")
     toggle = app.toggle(key="stats_auto")
     assert toggle.value is False and "10 s" in toggle.label
@@ -468,19 +505,19 @@ def test_statistics_auto_refresh_toggle(fake_api: FakeApi, open_page: OpenPage) 
     assert app.toggle(key="stats_auto").value is True
 
 
-def test_statistics_empty_states(fake_api: FakeApi, open_page: OpenPage) -> None:
+def test_statistics_empty_states(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("statistics")
     assert "No comments yet" in page_text(app)
     assert metrics(app)["Accuracy"] == "—"
 
-    fake_api.add_comment("minji", "pending")
-    fake_api.add_comment("minji", "predicted", scores=scores_for("joy", 0.8))
+    real_api.add_comment("minji", "pending")
+    real_api.add_comment("minji", "predicted", scores=scores_for("joy", 0.8))
     app.run()
     assert_no_exception(app)
     assert "accuracy cannot be measured" in page_text(app)
     assert [tab.label for tab in app.tabs] == ["Scores", "Over time", "Users"]
 
-    fake_api.comments[2]["label"] = "joy"
+    real_api.set_label(2, "joy")
     app.run()
     assert_no_exception(app)
     assert "same true label" in page_text(app)
@@ -490,10 +527,10 @@ def test_statistics_empty_states(fake_api: FakeApi, open_page: OpenPage) -> None
 
 @pytest.mark.parametrize("page", ["home", "upload", "label", "statistics"])
 def test_every_page_renders_in_korean(
-    page: str, labelled_api: FakeApi, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
+    page: str, labelled_api: RealApi, open_page: OpenPage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    labelled_api.comments[1]["label"] = "joy"
-    labelled_api.comments[3]["label"] = "anger"
+    labelled_api.set_label(1, "joy")
+    labelled_api.set_label(3, "anger")
     monkeypatch.setenv("THREEKCAL_LANG", "ko")
     app = open_page(page, admin_token=labelled_api.token)
     assert_no_exception(app)
@@ -515,7 +552,7 @@ def test_every_page_renders_in_korean(
             assert_no_exception(app)
 
 
-def test_label_reuses_the_user_list_for_a_minute(labelled_api: FakeApi, open_page: OpenPage) -> None:
+def test_label_reuses_the_user_list_for_a_minute(labelled_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("label", admin_token=labelled_api.token)
     app.run()
     app.run()
