@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import threading
 from pathlib import Path
 
@@ -12,18 +10,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from testnet import HeldPort, TcpProxy
 from threekcal.api import create_app
 from threekcal.db import migrate
 from threekcal.db.session import engine_for
 from threekcal.settings import Settings
 
 COMMENT = {"request_user": "kim", "comments": "still there?"}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def settings_for(url: str, tmp_path: Path) -> Settings:
@@ -38,7 +31,8 @@ def settings_for(url: str, tmp_path: Path) -> Settings:
 
 
 def test_unreachable_mariadb_is_503_on_every_database_route(tmp_path: Path) -> None:
-    url = f"mysql+pymysql://root@127.0.0.1:{free_port()}/threekcal?charset=utf8mb4"  # nothing listens there
+    held = HeldPort()  # bound, never listening: a connection is refused; and no one else gets the port
+    url = f"mysql+pymysql://root@127.0.0.1:{held.port}/threekcal?charset=utf8mb4"
     settings = settings_for(url, tmp_path)
     admin = {"Authorization": "Bearer outage-admin-token-0123456789"}
     expected = {
@@ -61,6 +55,7 @@ def test_unreachable_mariadb_is_503_on_every_database_route(tmp_path: Path) -> N
             assert response.json() == expected
             assert response.headers["retry-after"] == "5"
     engine_for(url).dispose()
+    held.release()
 
 
 def test_unopenable_sqlite_file_is_503(tmp_path: Path) -> None:
@@ -98,57 +93,6 @@ def test_recovers_when_connections_work_again(client: TestClient, settings: Sett
     assert rows.comments() == 2
 
 
-class TcpProxy:
-    """A port forwarder that can be cut and restored, like a database server going away and coming back."""
-
-    def __init__(self, target: tuple[str, int], port: int) -> None:
-        self.target, self.port = target, port
-        self.sockets: list[socket.socket] = []
-        self.listener: socket.socket | None = None
-
-    def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen()
-        self.listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        assert self.listener is not None
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept(); close() alone does not
-        self.listener.close()
-        for s in self.sockets:
-            with contextlib.suppress(OSError):
-                s.shutdown(socket.SHUT_RDWR)
-            s.close()
-        self.sockets.clear()
-
-
 @pytest.mark.mariadb
 def test_mariadb_connection_cut_and_restored(mariadb_server_url: str, tmp_path: Path, rows_for) -> None:
     """Pooled connections die with the server; requests answer 503; once it is back, requests succeed.
@@ -157,21 +101,20 @@ def test_mariadb_connection_cut_and_restored(mariadb_server_url: str, tmp_path: 
     rows = rows_for(mariadb_server_url)
     before = rows.comments()
     parsed = make_url(mariadb_server_url)
-    proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 3306), free_port())
+    proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 3306))
     url = parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-    proxy.start()
     try:
         with TestClient(create_app(settings_for(url, tmp_path))) as client:
             assert client.post("/comments", json=COMMENT).status_code == 201
-            proxy.stop()
+            proxy.cut()
             down = client.post("/comments", json=COMMENT)
             assert down.status_code == 503
             assert down.json()["detail"].startswith("Database unavailable: ")
             assert client.get("/stats").status_code == 503
-            proxy.start()
+            proxy.restore()
             assert client.post("/comments", json=COMMENT).status_code == 201
             assert client.get("/stats").json()["counts"]["total"] == before + 2
     finally:
-        proxy.stop()
+        proxy.close()
         engine_for(url).dispose()
     assert rows.comments() == before + 2

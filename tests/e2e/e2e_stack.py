@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from testnet import HeldPort
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = Path(os.environ.get("THREEKCAL_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -30,12 +32,6 @@ CHROMIUM_ARGS = [
 ]
 E2E_ADMIN_TOKEN = "e2e-admin-token-0123456789abcdef"
 STARTUP_SECONDS = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_is_open(port: int) -> bool:
@@ -54,18 +50,23 @@ class RunningStack:
     token: str
     log_path: Path
     database_url: str
+    held_ports: tuple[HeldPort, ...] = ()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 60) -> int:
         """What Ctrl-C in the terminal does: SIGINT to `threekcal up` alone."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
+        try:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)
+            return self.process.wait(timeout=timeout)
+        finally:
+            for held in self.held_ports:
+                held.release()
 
 
-def stack_environment(tmp: Path, *, model_dir: Path | None) -> dict[str, str]:
+def stack_environment(tmp: Path, *, model_dir: Path | str | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("THREEKCAL_")}
     env.update(
         THREEKCAL_ENV="development",
@@ -84,9 +85,17 @@ def stack_environment(tmp: Path, *, model_dir: Path | None) -> dict[str, str]:
     return env
 
 
-def start_stack(tmp: Path, *, model_dir: Path | None, extra_args: tuple[str, ...] = ()) -> RunningStack:
-    api_port, ui_port = free_port(), free_port()
-    env = stack_environment(tmp, model_dir=model_dir)
+def start_stack(
+    tmp: Path,
+    *,
+    model_dir: Path | str | None,
+    extra_args: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+) -> RunningStack:
+    # Ports the OS assigned, held until the stack stops (see testnet.HeldPort): no one else can take them.
+    held = (HeldPort(), HeldPort())
+    api_port, ui_port = held[0].port, held[1].port
+    env = stack_environment(tmp, model_dir=model_dir) | (extra_env or {})
     log_path = tmp / "threekcal-up.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -103,6 +112,7 @@ def start_stack(tmp: Path, *, model_dir: Path | None, extra_args: tuple[str, ...
         token=E2E_ADMIN_TOKEN,
         log_path=log_path,
         database_url=env["THREEKCAL_DATABASE_URL"],
+        held_ports=held,
     )
     deadline = time.monotonic() + STARTUP_SECONDS
     while "ThreeKcal is running" not in stack.log():

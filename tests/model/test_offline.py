@@ -11,15 +11,21 @@ from pathlib import Path
 import pytest
 
 PROBE = (
+    "import time\n"
     "from threekcal.model import ModelError, load_classifier\n"
+    "started = time.monotonic()\n"
     "try:\n"
     "    load_classifier('michellejieli/emotion_text_classifier', 'torch')\n"
     "except ModelError as error:\n"
+    "    print(f'{time.monotonic() - started:.3f}')\n"
     "    print(error)\n"
     "else:\n"
     "    raise SystemExit('loaded although nothing is cached')\n"
 )
-DEADLINE_S = 10  # "within a few seconds": transformers' own retry loop takes about 26 s here
+# "Within seconds" means: not through transformers' own retry loop, which takes about 26 s here. Only the
+# load call is timed (inside the probe), so interpreter start and imports on a loaded machine do not count.
+LOAD_BOUND_S = 20
+HANG_GUARD_S = 120  # the probe as a whole: only against a hang, with headroom for a loaded machine
 
 
 def _run_offline(tmp_path: Path, **env: str) -> str:
@@ -30,12 +36,14 @@ def _run_offline(tmp_path: Path, **env: str) -> str:
         env=clean,
         capture_output=True,
         text=True,
-        timeout=DEADLINE_S,
+        timeout=HANG_GUARD_S,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
     assert not (tmp_path / "hf-home" / "hub" / "models--michellejieli--emotion_text_classifier").exists()
-    return completed.stdout
+    seconds, message = completed.stdout.split("\n", 1)
+    assert float(seconds) < LOAD_BOUND_S, f"loading failed only after {seconds} s"
+    return message
 
 
 def test_hub_offline_set(tmp_path: Path) -> None:

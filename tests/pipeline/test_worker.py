@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 import pytest
 from pipeline_helpers import KeywordClassifier, add_comments, comment_rows
@@ -28,9 +29,21 @@ def test_the_worker_stops_when_asked_and_exits_zero(
 ) -> None:
     stop = StopFlag()
     add_comments(settings.database_url, ["sad"])
-    timer = threading.Timer(0.5, stop.event.set)
-    timer.start()
-    assert run_worker(settings, classifier, interval=0.05, stop=stop) == 0
+    exit_codes: list[int] = []
+    worker = threading.Thread(
+        target=lambda: exit_codes.append(run_worker(settings, classifier, interval=0.05, stop=stop))
+    )
+    worker.start()
+    try:  # stop once the comment is predicted, however long a cycle takes on this machine
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(
+            row["prediction_result"] for row in comment_rows(settings.database_url).values()
+        ):
+            time.sleep(0.05)
+    finally:
+        stop.event.set()
+        worker.join(timeout=120)
+    assert not worker.is_alive() and exit_codes == [0]
     assert [row["prediction_result"] for row in comment_rows(settings.database_url).values()] == ["sadness"]
 
 
