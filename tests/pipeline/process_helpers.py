@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from threekcal.settings import Settings
+from waiting import WAIT_SECONDS, wait_until
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
-WAIT_SECONDS = 180  # generous: a loaded 2-core machine starts Spark or a model slowly
 
 
 def cli_env(settings: Settings, model_dir: Path | str, **extra: str) -> dict[str, str]:
@@ -95,11 +93,3 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = WA
             process.kill_group()
     process.pump.join(10)  # the output up to its end
     return process
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = WAIT_SECONDS, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout} s: {what}")
-        time.sleep(0.1)
