@@ -63,6 +63,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     )
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """The same for a whole module skipped while it is collected (a module-level ``importorskip``)."""
+    outcome = yield
+    report: pytest.CollectReport = outcome.get_result()
+    if report.skipped and running_under_ci():
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid} skipped under CI, which counts as a failure: {reason}"
+
+
 def _deselection_reason(config: pytest.Config) -> str:
     reasons = []
     if config.option.markexpr:
