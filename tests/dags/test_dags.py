@@ -104,8 +104,11 @@ def test_dag_test_runs_predict_then_save_db_end_to_end(airflow_run: dict[str, An
     assert report["save_db"]["state"] == "success", report
     with engine_for(airflow_run["database_url"]).connect() as connection:
         predictions = connection.execute(select(Comment.prediction_result, Comment.model_version)).all()
-        batches = connection.execute(select(PredictionBatch.run_id, PredictionBatch.engine)).all()
+        batches = connection.execute(
+            select(PredictionBatch.run_id, PredictionBatch.engine, PredictionBatch.details)
+        ).all()
     assert len(predictions) == 3
     assert all(label and version.startswith("tiny@") for label, version in predictions)
-    # The log carries Airflow's run id, and the Spark engine applied it.
-    assert [(run_id.startswith("manual__"), engine) for run_id, engine in batches] == [(True, "spark")]
+    # The log carries Airflow's run id, and the Spark engine applied it (SQLite: per-partition inserts).
+    assert [(run_id.startswith("manual__"), engine) for run_id, engine, _ in batches] == [(True, "spark")]
+    assert [details["staging_write"] for _, _, details in batches] == ["partition-inserts"]
