@@ -36,6 +36,7 @@ ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
 _DESELECTED = pytest.StashKey[list[tuple[str, str]]]()
+LOCAL_DESELECTED_SHOWN = 10
 DESELECTED_REPORT = Path(__file__).resolve().parents[1] / "test-artifacts" / "deselected.txt"
 
 
@@ -103,8 +104,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     lines = [f"{nodeid}: {reason}" for nodeid, reason in deselected]
     if lines:
         terminalreporter.section(f"{len(lines)} deselected tests and why")
-        for line in lines:
+        # Every one under CI; a local run narrowed with -k gets the count and the first few.
+        shown = lines if running_under_ci() else lines[:LOCAL_DESELECTED_SHOWN]
+        for line in shown:
             terminalreporter.write_line(line)
+        if len(shown) < len(lines):
+            terminalreporter.write_line(f"... and {len(lines) - len(shown)} more")
     if running_under_ci():
         DESELECTED_REPORT.parent.mkdir(exist_ok=True)
         DESELECTED_REPORT.write_text("".join(line + "\n" for line in lines))
