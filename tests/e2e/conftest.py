@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from e2e_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, RunningStack, start_stack
 
+BROWSER_WAIT_MS = 60_000
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[RunningStack]:
@@ -39,12 +41,15 @@ def chromium_path() -> Path:
 
 @pytest.fixture
 def page(chromium_path: Path) -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Assertions wait as long as actions: 5 s (Playwright's default) is too short for a first Streamlit
+    # render on a loaded 2-core machine.
+    expect.set_options(timeout=BROWSER_WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-        context.set_default_timeout(60_000)
+        context.set_default_timeout(BROWSER_WAIT_MS)
         yield context.new_page()
         context.close()
         browser.close()
