@@ -23,7 +23,9 @@ from sqlalchemy import delete
 from threekcal.db.session import engine_for, is_sqlite
 from threekcal.emotions import LABELS
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.apply import (
+from threekcal.pipeline.batches import BatchRow
+from threekcal.pipeline.checkpoints import APPLY_BEFORE_COMMIT, Checkpoint, no_checkpoint
+from threekcal.pipeline.merge import (
     UNKNOWN_SAMPLE,
     BatchResult,
     mark_applied,
@@ -31,7 +33,6 @@ from threekcal.pipeline.apply import (
     staging,
     unknown_nums_query,
 )
-from threekcal.pipeline.batches import BatchRow
 from threekcal.pipeline.records import (
     BLANK_LINE,
     ISO_TIME_WITH_OFFSET,
@@ -42,7 +43,6 @@ from threekcal.pipeline.records import (
     json_shape_problem,
 )
 from threekcal.pipeline.sparksession import jdbc_jar, jdbc_options
-from threekcal.pipeline.testhooks import pause_point
 from threekcal.settings import Settings
 
 if TYPE_CHECKING:
@@ -213,7 +213,9 @@ def write_staging(frame: DataFrame, database_url: str) -> None:
         ).save()
 
 
-def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) -> BatchResult:
+def apply_batch_spark(
+    settings: Settings, spark: SparkSession, batch: BatchRow, *, checkpoint: Checkpoint = no_checkpoint
+) -> BatchResult:
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
@@ -261,7 +263,7 @@ def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) 
             seconds=time.perf_counter() - started,
             details=details,
         )
-        pause_point("apply:before-commit")
+        checkpoint(APPLY_BEFORE_COMMIT)
     return BatchResult(
         batch.run_id,
         "spark",
