@@ -150,7 +150,7 @@ def test_spark_engine_matches_the_local_engine_row_for_row(settings: Settings, s
 def test_spark_reapplying_a_batch_changes_zero_rows(
     settings: Settings, spark: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # First without Connector/J: the staging rows are then written per partition (SQLAlchemy) on MariaDB too.
+    # First without Connector/J: the driver then writes the staging rows (SQLAlchemy) on MariaDB too.
     with monkeypatch.context() as patch:
         patch.setattr(spark_apply, "jdbc_jar", lambda: None)
         assert run_engine(settings, "spark", spark)["counts"] == (38, 7, 1, 23)

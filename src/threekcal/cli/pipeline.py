@@ -39,7 +39,8 @@ EngineOption = Annotated[
     str, typer.Option("--engine", help="local (SQLAlchemy; one machine) or spark (PySpark job).")
 ]
 MasterOption = Annotated[
-    str | None, typer.Option("--master", help="Spark master for --engine spark (default: local[*]).")
+    str | None,
+    typer.Option("--master", help="Spark master for --engine spark (default: THREEKCAL_SPARK_MASTER)."),
 ]
 
 
@@ -73,11 +74,15 @@ def _check_engine(engine: str) -> None:
 
 @contextmanager
 def _database_errors() -> Iterator[None]:
-    """A database that is down or not migrated: one clear line instead of a traceback."""
+    """A database that is down or not migrated, an unreachable Spark master: one clear line."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from threekcal.pipeline.sparksession import SparkUnavailable
 
     try:
         yield
+    except SparkUnavailable as exc:
+        raise _fail(str(exc)) from None
     except (OperationalError, ProgrammingError) as exc:
         raise _fail(
             f"database {get_settings().database_url.split('@')[-1]} is unavailable or not migrated "

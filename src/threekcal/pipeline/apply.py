@@ -106,9 +106,9 @@ def apply_logs(
         apply_one: Callable[[batch_rows.BatchRow], BatchResult | None]
         if engine == "spark":
             from threekcal.pipeline.spark_apply import apply_batch_spark
-            from threekcal.pipeline.sparksession import get_spark
+            from threekcal.pipeline.sparksession import spark_for
 
-            session = spark or get_spark(master)
+            session = spark or spark_for(settings, master)
 
             def apply_one(batch: batch_rows.BatchRow) -> BatchResult | None:
                 return apply_batch_spark(settings, session, batch, checkpoint=checkpoint)
