@@ -33,7 +33,8 @@ ModelOption = Annotated[
     str | None, typer.Option("--model", help="Model id or directory (default: THREEKCAL_MODEL).")
 ]
 BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="torch, onnx or onnx-fp32 (default: THREEKCAL_BACKEND).")
+    str | None,
+    typer.Option("--backend", help="auto, torch, onnx or onnx-fp32 (default: THREEKCAL_BACKEND, auto)."),
 ]
 EngineOption = Annotated[
     str, typer.Option("--engine", help="local (SQLAlchemy; one machine) or spark (PySpark job).")
