@@ -33,6 +33,7 @@ __all__ = [
     "ModelSource",
     "Prediction",
     "ProgressCallback",
+    "backend_class",
     "choose_backend_for",
     "cpu_description",
     "export_onnx",
