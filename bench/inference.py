@@ -288,18 +288,7 @@ def main() -> None:
         subprocess.run(export, check=True, env=_base_env())
         export_s = time.perf_counter() - started
         load_before = os.getloadavg()[0]
-        print("measuring ONNX Runtime's GEMM peak ...", flush=True)
-        gemm = [sys.executable, __file__, "--gemm-worker", "--model-dir", str(args.model_dir)]
-        gemm_env = {**_base_env(), "OMP_NUM_THREADS": str(args.threads)}
-        peaks = json.loads(
-            subprocess.run(
-                [*gemm, "--threads", str(args.threads)],
-                check=True,
-                capture_output=True,
-                text=True,
-                env=gemm_env,
-            ).stdout
-        )
+        peaks = measure_gemm_peak(args)
         workers = []
         for backend in BACKENDS:  # one at a time, so that load times do not overlap
             print(f"loading {backend} ...", flush=True)
@@ -309,6 +298,9 @@ def main() -> None:
             for handle in workers:
                 handle.timed_pass()
         results = {handle.backend: handle.finish() for handle in workers}
+        # Measured again after the passes: the best of both is the ceiling on a machine others share.
+        again = measure_gemm_peak(args)
+        peaks = {kind: max(value, again[kind]) for kind, value in peaks.items()}
     print(
         f"load average (1 min) before the runs {load_before:.2f}, after {os.getloadavg()[0]:.2f} "
         f"on {os.cpu_count()} CPUs: other work on the machine makes the figures noisy"
@@ -316,6 +308,16 @@ def main() -> None:
     counts = token_counts(args.model_dir, comments(args.comments))
     report(results, args, export_s, sum(counts) / len(counts))
     report_ceiling(results, peaks, classified_flops(model_shape(args.model_dir), counts), args.threads)
+
+
+def measure_gemm_peak(args: argparse.Namespace) -> dict[str, float]:
+    print("measuring ONNX Runtime's GEMM peak ...", flush=True)
+    command = [sys.executable, __file__, "--gemm-worker", "--model-dir", str(args.model_dir)]
+    env = {**_base_env(), "OMP_NUM_THREADS": str(args.threads)}
+    completed = subprocess.run(
+        [*command, "--threads", str(args.threads)], check=True, capture_output=True, text=True, env=env
+    )
+    return json.loads(completed.stdout)
 
 
 def token_counts(model_dir: Path, texts: list[str]) -> list[int]:
