@@ -8,7 +8,7 @@ Engines:
   naive   read the whole table into memory (pandas), join it with the log, then one UPDATE per row
           with executemany over a new DB-API connection, one commit;
   local   ``threekcal apply --engine local``: validate, keep the newest per num, stage, set-based merge;
-  spark   ``threekcal apply --engine spark`` (local[*]; session start-up reported apart).
+  spark   ``threekcal apply --engine spark`` (local[2]; session start-up reported apart).
 Every timed run starts from the same state (no predictions, batch not applied) and its result is
 checked against the naive one, row for row. Sizes above --full-max run the local engine only.
 The goal (issue 4): local >= 10x naive on MariaDB at 100k rows.

@@ -13,6 +13,13 @@ The ONNX export is built once beforehand (timed separately), so ONNX load times 
 The machine is shared, so timed passes run in rounds (one pass of every backend per round, in turn) and
 each backend's best pass counts: every backend gets the same chances at a quiet moment.
 Goals (issue 3): torch >= 3x naive, onnx int8 >= 10x naive, int8 resident memory < 300 MiB.
+
+The ceiling (issue 13): in the same run, ONNX Runtime's own GEMM peak on this machine and thread count
+(fp32 ``MatMul`` and int8 ``MatMulInteger`` u8 x s8, constant weights as in the model, shapes of the
+model's projections and feed-forward layers), and each backend's achieved GFLOP/s: the FLOPs of the
+tokens it actually classified (DistilRoBERTa: per layer and token 8 d^2 + 4 d f for the projections and
+the feed-forward, plus 4 L d for attention over the L real tokens; padding counts as waste) divided by
+its best pass. Goal: the default backend (THREEKCAL_BACKEND=auto) at >= 70% of its GEMM peak.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ from threekcal.settings import Settings
 export_onnx(sys.argv[1], settings=Settings(cache_dir=sys.argv[2], _env_file=None))
 """
 GOALS = {"torch": 3.0, "onnx": 10.0}
+PEAK_SHARE_GOAL = 0.70
+GEMM_TOKENS = 32 * 24  # a batch of 32 comments of ~24 tokens: the model's row count per MatMul
+GEMM_REPEATS = 20
 INT8_RSS_GOAL_MIB = 300
 
 _ENDINGS = (".", "!", "?", "...", "!!", " :)", " :(", "")
@@ -94,6 +104,83 @@ def _load(backend: str, model_dir: Path, cache_dir: Path, threads: int) -> tuple
         return [prediction.label for prediction in classifier.predict(texts)]
 
     return batched, classifier.model_version
+
+
+def _matmul_model(k: int, n: int, integer: bool):  # type: ignore[no-untyped-def]
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    if integer:
+        weights = numpy_helper.from_array(rng.integers(-127, 127, (k, n), dtype=np.int8), "B")
+        node = helper.make_node("MatMulInteger", ["A", "B"], ["Y"])
+        inputs = [helper.make_tensor_value_info("A", TensorProto.UINT8, ["M", k])]
+        output = helper.make_tensor_value_info("Y", TensorProto.INT32, ["M", n])
+    else:
+        weights = numpy_helper.from_array(rng.standard_normal((k, n), dtype=np.float32), "B")
+        node = helper.make_node("MatMul", ["A", "B"], ["Y"])
+        inputs = [helper.make_tensor_value_info("A", TensorProto.FLOAT, ["M", k])]
+        output = helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", n])
+    graph = helper.make_graph([node], "gemm", inputs, [output], initializer=[weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def gemm_peak(threads: int, hidden: int, intermediate: int) -> dict[str, float]:
+    """ONNX Runtime's best GFLOP/s (fp32) and GOP/s (int8) over the model's GEMM shapes."""
+    import numpy as np
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    rng = np.random.default_rng(1)
+    peaks = {}
+    for kind, integer in (("fp32", False), ("int8", True)):
+        best = 0.0
+        for k, n in ((hidden, hidden), (hidden, intermediate), (intermediate, hidden)):
+            session = onnxruntime.InferenceSession(
+                _matmul_model(k, n, integer), options, providers=["CPUExecutionProvider"]
+            )
+            a = (
+                rng.integers(0, 255, (GEMM_TOKENS, k), dtype=np.uint8)
+                if integer
+                else rng.standard_normal((GEMM_TOKENS, k), dtype=np.float32)
+            )
+            for _ in range(3):
+                session.run(None, {"A": a})
+            fastest = float("inf")
+            for _ in range(GEMM_REPEATS):
+                started = time.perf_counter()
+                session.run(None, {"A": a})
+                fastest = min(fastest, time.perf_counter() - started)
+            best = max(best, 2 * GEMM_TOKENS * k * n / fastest / 1e9)
+        peaks[kind] = best
+    return peaks
+
+
+def model_shape(model_dir: Path) -> dict[str, int]:
+    config = json.loads((model_dir / "config.json").read_text())
+    return {
+        "hidden": int(config["hidden_size"]),
+        "intermediate": int(config["intermediate_size"]),
+        "layers": int(config["num_hidden_layers"]),
+        "labels": len(config.get("id2label", {})) or 7,
+    }
+
+
+def classified_flops(shape: dict[str, int], token_counts: list[int]) -> float:
+    """FLOPs (multiply and add counted apart) to classify texts of these token counts, padding excluded."""
+    d, f, layers = shape["hidden"], shape["intermediate"], shape["layers"]
+    per_token = layers * (8 * d * d + 4 * d * f)  # Q, K, V, output projections; feed-forward
+    total = 0.0
+    for tokens in token_counts:
+        attention = layers * 4 * tokens * tokens * d  # Q K^T and softmax(.) V over the real tokens
+        head = 2 * d * d + 2 * d * shape["labels"]  # the classification head, once per text
+        total += tokens * per_token + attention + head
+    return total
 
 
 def worker(backend: str, model_dir: Path, cache_dir: Path, threads: int, count: int) -> None:
@@ -177,8 +264,13 @@ def main() -> None:
     parser.add_argument("--comments", type=int, default=512)
     parser.add_argument("--rounds", type=int, default=3, help="timed passes per backend; the best counts")
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--gemm-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.gemm_worker:
+        shape = model_shape(args.model_dir)
+        print(json.dumps(gemm_peak(args.threads, shape["hidden"], shape["intermediate"])), flush=True)
+        return
     if args.worker:
         worker(args.worker, args.model_dir, args.cache_dir, args.threads, args.comments)
         return
@@ -196,6 +288,7 @@ def main() -> None:
         subprocess.run(export, check=True, env=_base_env())
         export_s = time.perf_counter() - started
         load_before = os.getloadavg()[0]
+        peaks = measure_gemm_peak(args)
         workers = []
         for backend in BACKENDS:  # one at a time, so that load times do not overlap
             print(f"loading {backend} ...", flush=True)
@@ -205,18 +298,60 @@ def main() -> None:
             for handle in workers:
                 handle.timed_pass()
         results = {handle.backend: handle.finish() for handle in workers}
+        # Measured again after the passes: the best of both is the ceiling on a machine others share.
+        again = measure_gemm_peak(args)
+        peaks = {kind: max(value, again[kind]) for kind, value in peaks.items()}
     print(
         f"load average (1 min) before the runs {load_before:.2f}, after {os.getloadavg()[0]:.2f} "
         f"on {os.cpu_count()} CPUs: other work on the machine makes the figures noisy"
     )
-    report(results, args, export_s, mean_tokens(args.model_dir, comments(args.comments)))
+    counts = token_counts(args.model_dir, comments(args.comments))
+    report(results, args, export_s, sum(counts) / len(counts))
+    report_ceiling(results, peaks, classified_flops(model_shape(args.model_dir), counts), args.threads)
 
 
-def mean_tokens(model_dir: Path, texts: list[str]) -> float:
+def measure_gemm_peak(args: argparse.Namespace) -> dict[str, float]:
+    print("measuring ONNX Runtime's GEMM peak ...", flush=True)
+    command = [sys.executable, __file__, "--gemm-worker", "--model-dir", str(args.model_dir)]
+    env = {**_base_env(), "OMP_NUM_THREADS": str(args.threads)}
+    completed = subprocess.run(
+        [*command, "--threads", str(args.threads)], check=True, capture_output=True, text=True, env=env
+    )
+    return json.loads(completed.stdout)
+
+
+def token_counts(model_dir: Path, texts: list[str]) -> list[int]:
+    """Tokens per text as the classifier sees them (special tokens added, truncated to the model's limit)."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    return sum(len(encoding.ids) for encoding in tokenizer.encode_batch(texts)) / len(texts)
+    limit = int(json.loads((model_dir / "config.json").read_text())["max_position_embeddings"]) - 2
+    return [min(len(encoding.ids), limit) for encoding in tokenizer.encode_batch(texts)]
+
+
+def report_ceiling(results: dict[str, dict], peaks: dict[str, float], flops: float, threads: int) -> None:
+    from threekcal.model import choose_backend_for, cpu_description
+    from threekcal.settings import Settings
+
+    default = choose_backend_for("auto", Settings(_env_file=None, device="cpu")).backend
+    print()
+    print(f"CPU: {cpu_description()}")
+    print(
+        f"ONNX Runtime GEMM peak on {threads} threads (best of the model's shapes, {GEMM_TOKENS} rows): "
+        f"fp32 MatMul {peaks['fp32']:.0f} GFLOP/s, int8 MatMulInteger {peaks['int8']:.0f} GOP/s "
+        f"({peaks['int8'] / peaks['fp32']:.2f}x fp32)"
+    )
+    print(f"{'backend':<10} {'GFLOP/s':>8} {'peak':>6} {'share of peak':>14}")
+    for backend, result in results.items():
+        kind = "int8" if backend == "onnx" else "fp32"
+        achieved = flops / min(result["passes_s"]) / 1e9
+        print(f"{backend:<10} {achieved:>8.1f} {kind:>6} {achieved / peaks[kind]:>14.1%}")
+    kind = "int8" if default == "onnx" else "fp32"
+    share = flops / min(results[default]["passes_s"]) / 1e9 / peaks[kind]
+    print(
+        f"goal default backend (auto -> {default}) >= {PEAK_SHARE_GOAL:.0%} of its {kind} GEMM peak: "
+        f"{share:.1%} -> {'met' if share >= PEAK_SHARE_GOAL else 'MISSED'}"
+    )
 
 
 def report(results: dict[str, dict], args: argparse.Namespace, export_s: float, tokens: float) -> None:

@@ -1,14 +1,14 @@
 """save_db: apply the waiting ThreeKcal prediction logs to the database with Spark.
 
 Runs whenever ``predict_emotion`` updates the ``threekcal_prediction_log`` Asset; one run at a time.
-Param ``spark_master`` (default ``local[*]``) points the job at a cluster.
+Param ``spark_master`` (default THREEKCAL_SPARK_MASTER) points the job at a cluster.
 """
 
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Param, dag, task
 
-from threekcal.pipeline.airflow_tasks import DEFAULT_ARGS, PREDICTION_LOG, run_save_db
+from threekcal.pipeline.airflow_tasks import DEFAULT_ARGS, PREDICTION_LOG, default_spark_master, run_save_db
 
 
 @dag(
@@ -19,7 +19,7 @@ from threekcal.pipeline.airflow_tasks import DEFAULT_ARGS, PREDICTION_LOG, run_s
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
     dagrun_timeout=timedelta(hours=1),
-    params={"spark_master": Param("local[*]", type="string", description="Spark master URL")},
+    params={"spark_master": Param(default_spark_master(), type="string", description="Spark master URL")},
     tags=["threekcal"],
     doc_md=__doc__,
 )

@@ -109,6 +109,6 @@ def test_dag_test_runs_predict_then_save_db_end_to_end(airflow_run: dict[str, An
         ).all()
     assert len(predictions) == 3
     assert all(label and version.startswith("tiny@") for label, version in predictions)
-    # The log carries Airflow's run id, and the Spark engine applied it (SQLite: per-partition inserts).
+    # The log carries Airflow's run id, and the Spark engine applied it (SQLite: the driver inserts).
     assert [(run_id.startswith("manual__"), engine) for run_id, engine, _ in batches] == [(True, "spark")]
-    assert [details["staging_write"] for _, _, details in batches] == ["partition-inserts"]
+    assert [details["staging_write"] for _, _, details in batches] == ["driver-inserts"]

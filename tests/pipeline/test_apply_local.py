@@ -21,9 +21,11 @@ from sqlalchemy import insert, select, update
 from threekcal.db.models import Comment, LabelEvent, PredictionBatch
 from threekcal.db.session import engine_for
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.apply import AlreadyApplied, apply_batch_local, apply_logs
+from threekcal.pipeline.apply import apply_logs
+from threekcal.pipeline.apply_local import apply_batch_local
 from threekcal.pipeline.batches import get_batch
 from threekcal.pipeline.locks import step_lock
+from threekcal.pipeline.merge import AlreadyApplied
 from threekcal.pipeline.predict import predict_pending
 from threekcal.settings import Settings
 

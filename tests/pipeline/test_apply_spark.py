@@ -135,7 +135,7 @@ def staging_write(settings: Settings) -> str | None:
 def expected_staging_write(settings: Settings) -> str:
     """JDBC on MariaDB (Connector/J is a system dependency: a missing jar fails here, never falls back)."""
     if settings.database_url.startswith("sqlite"):
-        return spark_apply.STAGING_WRITE_PARTITIONS
+        return spark_apply.STAGING_WRITE_DRIVER
     assert spark_apply.jdbc_jar() is not None, "install libmariadb-java (make system-deps)"
     return spark_apply.STAGING_WRITE_JDBC
 
@@ -164,11 +164,11 @@ def test_spark_engine_matches_the_local_engine_row_for_row(settings: Settings, s
 def test_spark_reapplying_a_batch_changes_zero_rows(
     settings: Settings, spark: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # First without Connector/J: the staging rows are then written per partition (SQLAlchemy) on MariaDB too.
+    # First without Connector/J: the driver then writes the staging rows (SQLAlchemy) on MariaDB too.
     with monkeypatch.context() as patch, caplog.at_level(logging.WARNING, logger=spark_apply.__name__):
         patch.setattr(spark_apply, "jdbc_jar", lambda: None)
         assert run_engine(settings, "spark", spark)["counts"] == (38, 7, 1, 23)
-    assert staging_write(settings) == spark_apply.STAGING_WRITE_PARTITIONS
+    assert staging_write(settings) == spark_apply.STAGING_WRITE_DRIVER
     fell_back = "Connector/J is not installed" in caplog.text
     assert fell_back == (not settings.database_url.startswith("sqlite"))  # the fallback is never silent
     before = comment_rows(settings.database_url)

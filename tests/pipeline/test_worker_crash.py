@@ -22,11 +22,12 @@ from tests.conftest import ADMIN_TOKEN
 
 from threekcal.db import migrate
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.testhooks import PAUSE_ENV, PAUSE_POINTS
+from threekcal.pipeline.checkpoints import CHECKPOINTS
 from threekcal.settings import Settings
 
 pytestmark = pytest.mark.slow
 
+PAUSED_WORKER = Path(__file__).with_name("paused_worker.py")
 TEXTS = [f"comment number {i}: {word}" for i, word in enumerate(["happy", "sad", "wow", "meh", "gross"] * 3)]
 
 
@@ -49,8 +50,12 @@ def cli_env(settings: Settings, model_dir: Path, **extra: str) -> dict[str, str]
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
+    """``args``: a ``threekcal`` command line, or a script path and its arguments."""
+    command = (
+        [sys.executable, *args] if args[0].endswith(".py") else [sys.executable, "-m", "threekcal.cli", *args]
+    )
     process = subprocess.Popen(
-        [sys.executable, "-m", "threekcal.cli", *args],
+        command,
         env=env,
         cwd=cwd,
         stdout=subprocess.DEVNULL,
@@ -109,15 +114,16 @@ def assert_each_comment_predicted_exactly_once(settings: Settings) -> None:
     assert not list((settings.log_dir / logfiles.INCOMING_DIR).rglob("*.jsonl"))
 
 
-@pytest.mark.parametrize("point", PAUSE_POINTS)
+@pytest.mark.parametrize("point", CHECKPOINTS)
 def test_worker_killed_mid_step_then_restarted_loses_and_duplicates_nothing(
     settings: Settings, tiny_model_dir: Path, tmp_path: Path, point: str
 ) -> None:
     add_comments(settings.database_url, TEXTS)
     args = ["worker", "--apply-chunk-size", "4"]
-    crashing, lines = start(args, cli_env(settings, tiny_model_dir, **{PAUSE_ENV: point}), tmp_path)
+    paused = [str(PAUSED_WORKER), point, "4"]
+    crashing, lines = start(paused, cli_env(settings, tiny_model_dir), tmp_path)
     try:
-        wait_for_line(lines, f"THREEKCAL_TEST_PAUSED {point}")
+        wait_for_line(lines, f"PAUSED {point}")
     finally:
         crashing.kill()
         crashing.wait(30)

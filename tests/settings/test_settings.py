@@ -24,7 +24,8 @@ def test_defaults_are_embedded_sqlite_and_the_real_model() -> None:
     settings = Settings(_env_file=None)
     assert settings.database_url == "sqlite:///./var/threekcal.db"
     assert settings.model == DEFAULT_MODEL
-    assert settings.backend == "torch"
+    assert (settings.backend, settings.device) == ("auto", "auto")  # the fastest backend for this CPU
+    assert settings.spark_master == "local[2]"
     assert settings.env == "development"
 
 

@@ -33,7 +33,9 @@ ModelOption = Annotated[
 ]
 BackendOption = Annotated[
     str | None,
-    typer.Option("--backend", help="torch, onnx (int8) or onnx-fp32 (default: THREEKCAL_BACKEND)."),
+    typer.Option(
+        "--backend", help="auto, torch, onnx (int8) or onnx-fp32 (default: THREEKCAL_BACKEND, auto)."
+    ),
 ]
 
 
@@ -70,10 +72,18 @@ def classify(
     model: ModelOption = None,
     backend: BackendOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per text (JSON Lines).")] = False,
+    explain_backend: Annotated[
+        bool,
+        typer.Option("--explain-backend", help="Say which backend and device run here, and why."),
+    ] = False,
 ) -> None:
     """Predict the emotion of texts: label, emoji, score and all seven probabilities."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    if explain_backend:
+        _explain_backend(backend)
+        if not texts:
+            return
     from_stdin = not texts or texts == ["-"]
     items = _read_stdin() if from_stdin else list(texts or ())
     if not items:
@@ -102,6 +112,17 @@ def classify(
     for text, prediction in zip(items, predictions, strict=True):
         _print_prediction(text, prediction)
     console.print(f"[dim]model {classifier.model_version}[/dim]", highlight=False)
+
+
+def _explain_backend(backend: str | None) -> None:
+    from threekcal.model import ModelError, choose_backend_for, cpu_description
+
+    try:
+        choice = choose_backend_for(backend)
+    except ModelError as exc:
+        raise _fail(str(exc)) from None
+    console.print(escape(choice.explain()), highlight=False, soft_wrap=True)
+    console.print(f"[dim]CPU: {escape(cpu_description())}[/dim]", highlight=False, soft_wrap=True)
 
 
 def _as_record(text: str, prediction: Prediction, model_version: str) -> dict[str, object]:

@@ -33,13 +33,15 @@ ModelOption = Annotated[
     str | None, typer.Option("--model", help="Model id or directory (default: THREEKCAL_MODEL).")
 ]
 BackendOption = Annotated[
-    str | None, typer.Option("--backend", help="torch, onnx or onnx-fp32 (default: THREEKCAL_BACKEND).")
+    str | None,
+    typer.Option("--backend", help="auto, torch, onnx or onnx-fp32 (default: THREEKCAL_BACKEND, auto)."),
 ]
 EngineOption = Annotated[
     str, typer.Option("--engine", help="local (SQLAlchemy; one machine) or spark (PySpark job).")
 ]
 MasterOption = Annotated[
-    str | None, typer.Option("--master", help="Spark master for --engine spark (default: local[*]).")
+    str | None,
+    typer.Option("--master", help="Spark master for --engine spark (default: THREEKCAL_SPARK_MASTER)."),
 ]
 
 
@@ -52,6 +54,28 @@ def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "httpx", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _spark_classifier(model: str | None, backend: str | None, master: str | None) -> ClassifierLike:
+    """Scores on the Spark executors; the model is resolved (and exported) here, loaded there."""
+    from threekcal.model import ModelError
+    from threekcal.pipeline.spark_predict import spark_classifier
+    from threekcal.pipeline.sparksession import SparkUnavailable
+
+    try:
+        with errors.status("starting Spark…"):
+            return spark_classifier(get_settings(), model, backend, master)
+    except (ModelError, SparkUnavailable) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _classifier_for(
+    engine: str, model: str | None, backend: str | None, master: str | None
+) -> ClassifierLike:
+    _check_engine(engine)
+    if engine == "spark":
+        return _spark_classifier(model, backend, master)
+    return _load_classifier(model, backend)
 
 
 def _load_classifier(model: str | None, backend: str | None) -> ClassifierLike:
@@ -73,11 +97,15 @@ def _check_engine(engine: str) -> None:
 
 @contextmanager
 def _database_errors() -> Iterator[None]:
-    """A database that is down or not migrated: one clear line instead of a traceback."""
+    """A database that is down or not migrated, an unreachable Spark master: one clear line."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
+
+    from threekcal.pipeline.sparksession import SparkUnavailable
 
     try:
         yield
+    except SparkUnavailable as exc:
+        raise _fail(str(exc)) from None
     except (OperationalError, ProgrammingError) as exc:
         raise _fail(
             f"database {get_settings().database_url.split('@')[-1]} is unavailable or not migrated "
@@ -105,12 +133,20 @@ def predict(
     backend: BackendOption = None,
     run_id: Annotated[str | None, typer.Option(help="Run id (default: a new one).")] = None,
     limit: Annotated[int, typer.Option(min=1, help="Most comments to predict in this run.")] = 20_000,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Comments read and classified at a time.")] = 256,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Comments read and classified at a time (default: 256; 4096 on Spark)."),
+    ] = None,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for a running predict.")] = 0.0,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (this process) or spark (score on the Spark executors).")
+    ] = "local",
+    master: MasterOption = None,
 ) -> None:
     """Predict pending comments into one prediction log (apply it with `threekcal apply`)."""
-    from threekcal.pipeline.predict import predict_pending
+    from threekcal.pipeline.predict import DEFAULT_CHUNK_SIZE, predict_pending
     from threekcal.pipeline.runids import check_run_id
+    from threekcal.pipeline.spark_predict import DEFAULT_SPARK_CHUNK
 
     _setup_logging()
     settings = get_settings()
@@ -118,7 +154,9 @@ def predict(
         run_id = check_run_id(run_id) if run_id else None
     except ValueError as exc:
         raise _fail(str(exc), 2) from None
-    classifier = _load_classifier(model, backend)
+    classifier = _classifier_for(engine, model, backend, master)
+    if chunk_size is None:
+        chunk_size = DEFAULT_SPARK_CHUNK if engine == "spark" else DEFAULT_CHUNK_SIZE
     with _database_errors(), _progress("predicting") as bar:
         task = bar.add_task("predicting", total=None)
         result = predict_pending(
@@ -127,6 +165,7 @@ def predict(
             run_id=run_id,
             limit=limit,
             chunk_size=chunk_size,
+            details={"engine": engine},
             lock_timeout=wait,
             on_total=lambda total: bar.update(task, total=total),
             progress=lambda done: bar.advance(task, done),
@@ -261,11 +300,15 @@ def backfill(
     until: Annotated[str | None, typer.Option(help="Only comments requested before (ISO 8601).")] = None,
     predicted_only: Annotated[bool, typer.Option(help="Only comments that have a prediction.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Most comments to score.")] = None,
-    engine: EngineOption = "local",
+    engine: Annotated[
+        str, typer.Option("--engine", help="local, or spark: score on the executors and apply with Spark.")
+    ] = "local",
     master: MasterOption = None,
 ) -> None:
     """Score comments again with another model, through the same log + apply path."""
     from threekcal.pipeline.backfill import BackfillFilter, run_backfill
+    from threekcal.pipeline.predict import DEFAULT_CHUNK_SIZE
+    from threekcal.pipeline.spark_predict import DEFAULT_SPARK_CHUNK
 
     _setup_logging()
     _check_engine(engine)
@@ -275,7 +318,7 @@ def backfill(
         until=_parse_time(until, "--until"),
         predicted_only=predicted_only,
     )
-    classifier = _load_classifier(model, backend)
+    classifier = _classifier_for(engine, model, backend, master)
     with _database_errors(), _progress("re-scoring") as bar:
         task = bar.add_task("re-scoring", total=None)
         result, report = run_backfill(
@@ -283,6 +326,7 @@ def backfill(
             classifier,
             selection,
             limit=limit,
+            chunk_size=DEFAULT_SPARK_CHUNK if engine == "spark" else DEFAULT_CHUNK_SIZE,
             engine=engine,
             master=master,
             on_total=lambda total: bar.update(task, total=total),

@@ -5,9 +5,10 @@
     classifier.predict(["what a day!"])     # [Prediction(label='joy', score=..., scores={...})]
     classifier.model_version                # 'michellejieli/emotion_text_classifier@abc1234+torch'
 
-Backends (THREEKCAL_BACKEND): ``torch`` (transformers in inference mode), ``onnx`` (ONNX Runtime, int8
-weights; exported once into THREEKCAL_CACHE_DIR) and ``onnx-fp32``. All of them sort texts by length, pad
-per batch and truncate to the model's maximum length; results come back in input order.
+Backends (THREEKCAL_BACKEND): ``auto`` (the default: see ``choose_backend``), ``torch`` (transformers in
+inference mode; fp16 on a GPU), ``onnx`` (ONNX Runtime, int8 weights; exported once into
+THREEKCAL_CACHE_DIR) and ``onnx-fp32``. THREEKCAL_DEVICE=auto|cpu|cuda picks the device. All of them sort
+texts by length, pad per batch and truncate to the model's maximum length; results come back in input order.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from threekcal.model._backend import BACKENDS, Backend, TextClassifier, backend_class
+from threekcal.model._device import BackendChoice, choose_backend, cpu_description
 from threekcal.model._source import ModelSource, resolve_model
 from threekcal.model._types import Classifier, ModelError, Prediction, ProgressCallback
 
@@ -25,11 +27,15 @@ if TYPE_CHECKING:
 __all__ = [
     "BACKENDS",
     "Backend",
+    "BackendChoice",
     "Classifier",
     "ModelError",
     "ModelSource",
     "Prediction",
     "ProgressCallback",
+    "backend_class",
+    "choose_backend_for",
+    "cpu_description",
     "export_onnx",
     "load_classifier",
     "resolve_model",
@@ -45,11 +51,22 @@ def load_classifier(
     is not a 7-emotion classifier, or the backend is unknown.
     """
     settings = settings or _default_settings()
-    backend_type = backend_class(backend or settings.backend)
+    choice = choose_backend_for(backend, settings)
+    backend_type = backend_class(choice.backend)
     source = resolve_model(model or settings.model)
     source.labels()  # refuse a wrong label set before the slow part
-    loaded = backend_type.load(source, settings)
-    return TextClassifier(loaded, f"{source.version}+{loaded.name}", settings.batch_size)
+    loaded = backend_type.load(source, settings.model_copy(update={"device": choice.device}))
+    batch_size = settings.gpu_batch_size if choice.device == "cuda" else settings.batch_size
+    return TextClassifier(loaded, f"{source.version}+{loaded.name}", batch_size, choice=choice)
+
+
+def choose_backend_for(backend: str | None = None, settings: Settings | None = None) -> BackendChoice:
+    """What ``load_classifier`` would run on here, and why (``backend`` overrides THREEKCAL_BACKEND)."""
+    settings = settings or _default_settings()
+    name = backend or settings.backend
+    if name != "auto":
+        backend_class(name)  # an unknown name fails here, with the list of names
+    return choose_backend(name, settings.device)
 
 
 def export_onnx(model: str | None = None, *, settings: Settings | None = None) -> tuple[str, Path]:

@@ -21,6 +21,7 @@ from threekcal.model._types import ModelError, Prediction, ProgressCallback
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
+    from threekcal.model._device import BackendChoice
     from threekcal.model._source import ModelSource
     from threekcal.settings import Settings
 
@@ -61,7 +62,7 @@ def backend_class(name: str) -> type[Backend]:
         module_name, _, class_name = BACKENDS[name].partition(":")
     except KeyError:
         raise ModelError(
-            f"Unknown backend {name!r} (THREEKCAL_BACKEND); choose one of {', '.join(BACKENDS)}."
+            f"Unknown backend {name!r} (THREEKCAL_BACKEND); choose auto, {', '.join(BACKENDS)}."
         ) from None
     return getattr(importlib.import_module(module_name), class_name)
 
@@ -79,12 +80,15 @@ def check_texts(texts: Sequence[str]) -> None:
 class TextClassifier:
     """The ``Classifier`` every part of ThreeKcal uses, whatever the backend."""
 
-    def __init__(self, backend: Backend, model_version: str, batch_size: int) -> None:
+    def __init__(
+        self, backend: Backend, model_version: str, batch_size: int, *, choice: BackendChoice | None = None
+    ) -> None:
         if sorted(backend.labels) != sorted(LABELS):  # pragma: no cover - read_labels refuses this first
             raise ModelError(f"backend labels {backend.labels} are not {LABELS}")
         self.backend = backend
         self.model_version = model_version
         self.batch_size = batch_size
+        self.choice = choice  # how the backend and device were chosen (``classify --explain-backend``)
         # Indexing the model's output with these columns puts it in LABELS order.
         self._columns = np.array([backend.labels.index(label) for label in LABELS])
 

@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from threekcal.settings import Settings
 
 
+def providers_for(device: str, available: list[str]) -> list[str]:
+    """ONNX Runtime's CUDA provider first on a GPU when this build has it; the CPU always as fallback."""
+    if device == "cuda" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 class OnnxBackend(Backend):
     """Serves an export from the cache; ``settings.torch_threads`` sets ONNX Runtime's threads too."""
 
@@ -66,7 +73,9 @@ class OnnxBackend(Backend):
         if settings.torch_threads:
             options.intra_op_num_threads = settings.torch_threads
         session = onnxruntime.InferenceSession(
-            str(directory / MODEL_FILES[cls.variant]), options, providers=["CPUExecutionProvider"]
+            str(directory / MODEL_FILES[cls.variant]),
+            options,
+            providers=providers_for(settings.device, onnxruntime.get_available_providers()),
         )
         return cls(session, tokenizer, int(meta["pad_id"]), labels)
 

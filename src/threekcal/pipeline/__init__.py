@@ -1,8 +1,10 @@
 """The batch pipeline: pending comments -> prediction log -> database.
 
 - ``predict``: select pending comments, classify them, write one log per run (atomic), register it;
-- ``apply`` / ``spark_apply``: validate a log, keep the newest record per comment, merge it into
-  ``comments`` exactly once (local SQLAlchemy engine or PySpark);
+- ``apply``: the apply step's orchestrator; ``apply_local`` and ``spark_apply`` are its engines
+  (SQLAlchemy or Spark SQL), ``merge`` what they share: validate a log, keep the newest record per
+  comment, merge it into ``comments`` exactly once;
+- ``checkpoints``: named points where a caller (a test) may look in or pause a step;
 - ``worker``: both in a loop (``threekcal worker``, part of ``make run``);
 - ``backfill``: score comments again with another model through the same path;
 - ``status``: ``threekcal status`` and ``GET /pipeline``;

@@ -38,21 +38,26 @@ def predict_schedule() -> str:
     return get_settings().predict_schedule
 
 
+def default_spark_master() -> str:
+    """save_db's ``spark_master`` Param default: THREEKCAL_SPARK_MASTER."""
+    return get_settings().spark_master
+
+
 def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
     """Predict pending comments into the log of this Airflow run.
 
-    Skipped (no Asset event, so no ``save_db`` run) when nothing was written and no log waits to be
-    applied; a log left unapplied by a failed ``save_db`` triggers it again on the next run.
+    An idle run counts the pending comments first and skips without loading the model (seconds).
+    A run that writes no log is skipped: no Asset event, so no ``save_db`` run. A log a failed
+    ``save_db`` left behind is applied by the next ``save_db`` run (or ``threekcal apply``).
     """
-    from sqlalchemy import func, select
-
-    from threekcal.db.models import PredictionBatch
-    from threekcal.db.session import engine_for
     from threekcal.model import load_classifier
+    from threekcal.pipeline.batches import count_pending
     from threekcal.pipeline.predict import predict_pending
     from threekcal.pipeline.runids import run_id_for
 
     settings = get_settings()
+    if count_pending(settings.database_url) == 0:
+        raise AirflowSkipException("no pending comments: the model was not loaded, nothing written")
     classifier = load_classifier(settings=settings)
     result = predict_pending(
         settings,
@@ -63,10 +68,6 @@ def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
     )
     if result.status == "busy":
         raise RuntimeError(result.summary())  # retried by Airflow
-    with engine_for(settings.database_url).connect() as connection:
-        waiting = connection.execute(
-            select(func.count()).where(PredictionBatch.applied_at.is_(None))
-        ).scalar_one()
     summary = {
         "run_id": result.run_id,
         "airflow_run_id": run_id,
@@ -75,9 +76,8 @@ def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
         "log_path": result.log_path,
         "model_version": result.model_version,
         "predict_seconds": result.seconds,
-        "logs_waiting": waiting,
     }
-    if waiting == 0:
+    if result.status != "written":
         raise AirflowSkipException(result.summary())
     outlet_events[PREDICTION_LOG].extra = summary
     return summary
@@ -87,6 +87,7 @@ def run_save_db(master: str | None) -> dict[str, Any]:
     """Apply every waiting prediction log with the Spark engine."""
     from threekcal.pipeline.apply import apply_logs
 
+    # Spark starts only when a log waits (apply_logs returns before that otherwise).
     report = apply_logs(get_settings(), engine="spark", master=master or None, lock_timeout=LOCK_WAIT_SECONDS)
     if report.busy:
         raise RuntimeError(report.summary())  # retried by Airflow

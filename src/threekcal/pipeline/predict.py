@@ -41,10 +41,15 @@ from threekcal.db.session import engine_for
 from threekcal.db.types import utcnow
 from threekcal.pipeline import batches as batch_rows
 from threekcal.pipeline import logfiles
+from threekcal.pipeline.checkpoints import (
+    PREDICT_LOG_WRITTEN,
+    PREDICT_REGISTERED,
+    Checkpoint,
+    no_checkpoint,
+)
 from threekcal.pipeline.locks import step_lock
 from threekcal.pipeline.records import log_record
 from threekcal.pipeline.runids import check_run_id, new_run_id
-from threekcal.pipeline.testhooks import pause_point
 from threekcal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -209,6 +214,7 @@ def write_log(
     should_stop: ShouldStop | None = None,
     details: dict[str, Any] | None = None,
     lock_held: bool,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> PredictResult:
     """Classify ``chunks`` into a log, register it and publish it (steps 3 to 5 above).
 
@@ -224,7 +230,7 @@ def write_log(
         return PredictResult(run_id, "stopped", kind=kind)
     if written is None:
         return PredictResult(run_id, "nothing-pending", kind=kind)
-    pause_point("predict:log-written")
+    checkpoint(PREDICT_LOG_WRITTEN)
 
     def register_and_publish() -> None:
         batch_rows.register_batch(
@@ -240,7 +246,7 @@ def write_log(
             predict_seconds=written.seconds,
             details=details,
         )
-        pause_point("predict:registered")
+        checkpoint(PREDICT_REGISTERED)
         logfiles.publish(written.temporary, logfiles.resolve(settings.log_dir, relpath))
 
     if lock_held:
@@ -273,6 +279,7 @@ def predict_pending(
     on_total: Callable[[int], None] | None = None,
     should_stop: ShouldStop | None = None,
     details: dict[str, Any] | None = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> PredictResult:
     """One predict run (see the module docstring). Safe to call again with the same ``run_id``.
 
@@ -302,6 +309,7 @@ def predict_pending(
             should_stop=should_stop,
             details=details,
             lock_held=True,
+            checkpoint=checkpoint,
         )
     if result.status == "written":
         log.info(result.summary())

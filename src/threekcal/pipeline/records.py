@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-import pydantic_core
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -166,24 +165,6 @@ def first_error(error: ValidationError) -> str:
     detail = error.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in detail["loc"]) or "line"
     return f"{where}: {detail['msg']}"
-
-
-def json_shape_problem(line: str) -> str | None:
-    """What Spark's lenient JSON reader lets through but these rules forbid, for the Spark engine.
-
-    Spark reads ``{...} trailing`` as the first object, and a number where a string is expected as
-    its text; the local engine's parser (the same one, jiter) rejects both. None: no such problem.
-    """
-    try:
-        value = pydantic_core.from_json(line)
-    except ValueError as error:
-        return f"line: Invalid JSON: {error}"
-    if not isinstance(value, dict):
-        return "not a JSON object (truncated or garbage line)"
-    for key in STRING_FIELDS:
-        if value.get(key) is not None and not isinstance(value[key], str):
-            return f"{key}: Input should be a valid string"
-    return None
 
 
 def check_line(line: str, run_id: str) -> PredictionRecord | str:

@@ -2,10 +2,15 @@
 
 Per log: read its lines (``lineSep`` newline only, so line numbers match the local engine's), parse
 them with ``from_json`` and an explicit schema, check every rule of ``records`` as a Spark
-expression (plus ``json_shape_problem`` for what Spark's lenient JSON parser lets through), keep the
-newest record per num with a window, write them to ``prediction_staging`` (JDBC with MariaDB
-Connector/J; per-partition inserts on SQLite, which has no JDBC driver here) and merge the staging rows
-into ``comments`` in one transaction that also deletes them and marks the batch applied.
+expression (plus what Spark's lenient JSON parser lets through: trailing text, a number where a
+string belongs, checked with Spark's strict ``try_parse_json``), keep the newest record per num with a
+window, write them to ``prediction_staging`` (JDBC with MariaDB Connector/J from the executors; from the
+driver on SQLite, which is a local file and has no JDBC driver here) and merge the staging rows into
+``comments`` in one transaction that also deletes them and marks the batch applied.
+
+Only Spark SQL runs on the executors (no Python UDF): they need nothing of ThreeKcal, no Python
+packages, just the log file at the path Spark is given (``THREEKCAL_SPARK_LOG_URI``) and the JDBC jar,
+which Spark ships with the job.
 
 A crash before that transaction commits leaves staging rows of this run id and nothing else: the
 next attempt deletes them first. The merge uses the same statement as the local engine.
@@ -15,16 +20,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from sqlalchemy import delete
 
 from threekcal.db.session import engine_for, is_sqlite
 from threekcal.emotions import LABELS
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.apply import (
+from threekcal.pipeline.batches import BatchRow
+from threekcal.pipeline.checkpoints import APPLY_BEFORE_COMMIT, Checkpoint, no_checkpoint
+from threekcal.pipeline.merge import (
     UNKNOWN_SAMPLE,
     BatchResult,
     mark_applied,
@@ -32,18 +38,16 @@ from threekcal.pipeline.apply import (
     staging,
     unknown_nums_query,
 )
-from threekcal.pipeline.batches import BatchRow
 from threekcal.pipeline.records import (
     BLANK_LINE,
     ISO_TIME_WITH_OFFSET,
     MAX_MODEL_VERSION_CHARS,
     SCORE_MATCH_TOLERANCE,
     SCORES_SUM_TOLERANCE,
+    STRING_FIELDS,
     QuarantinedLine,
-    json_shape_problem,
 )
 from threekcal.pipeline.sparksession import MARIADB_JDBC_JAR, jdbc_jar, jdbc_options
-from threekcal.pipeline.testhooks import pause_point
 from threekcal.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAGING_COLUMNS = [column.name for column in staging.columns]
+DRIVER_INSERT_ROWS = 5_000  # rows per INSERT batch when the driver writes the staging table (SQLite)
 TIME_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"  # the local engine's ``time_text``
 JSON_OPTIONS = {
     "mode": "PERMISSIVE",
@@ -82,16 +87,39 @@ def _java_full_match(pattern: str) -> str:
     return pattern.removesuffix("$") + r"\z"
 
 
-def _shape_problems(lines: pd.Series) -> pd.Series:
-    return lines.map(json_shape_problem)
+def shape_problem_column() -> Column:
+    """What Spark's ``from_json`` accepts but the local engine's strict parser rejects, or null.
+
+    ``[`` + line + ``]`` parsed strictly (``try_parse_json``) must be an array of exactly one object:
+    trailing text or a second value on the line fails that, as it fails the local engine.
+    """
+    from pyspark.sql import functions as F
+
+    wrapped = "w"  # try_parse_json(concat('[', value, ']')), added by checked_lines
+
+    def schema(path: str) -> Column:
+        return F.expr(f"schema_of_variant(variant_get({wrapped}, '{path}', 'variant'))")
+
+    rules: list[tuple[Column, str]] = [
+        (
+            F.col(wrapped).isNull() | F.expr(f"variant_get({wrapped}, '$[1]', 'variant') IS NOT NULL"),
+            "line: Invalid JSON (not exactly one JSON value on the line)",
+        ),
+        (~schema("$[0]").startswith("OBJECT"), "not a JSON object (truncated or garbage line)"),
+        *[
+            (~schema(f"$[0].{key}").isin("STRING", "VOID"), f"{key}: Input should be a valid string")
+            for key in STRING_FIELDS
+        ],
+    ]
+    problem = F.lit(None).cast("string")
+    for condition, text in reversed(rules):
+        problem = F.when(F.coalesce(condition, F.lit(False)), F.lit(text)).otherwise(problem)
+    return problem
 
 
 def reason_column(run_id: str) -> Column:
     """The first broken rule of a line as text, or null for a valid record (column ``r``: parsed)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.functions import pandas_udf
-
-    shape_problem = pandas_udf(_shape_problems, "string")  # type: ignore[call-overload]
 
     def in_unit(column: Column) -> Column:
         return column.isNotNull() & ~F.isnan(column) & (column >= 0) & (column <= 1)
@@ -104,7 +132,7 @@ def reason_column(run_id: str) -> Column:
     scores_sum = sum((scores[label] for label in LABELS[1:]), scores[LABELS[0]])
     label_keys = F.array(*[F.lit(label) for label in sorted(LABELS)])
     length = F.length(r.model_version)
-    shape = shape_problem(F.col("value"))
+    shape = shape_problem_column()
     rules: list[tuple[Column, Column]] = [
         (r.isNull() | r._corrupt_record.isNotNull(), F.lit("line: Invalid JSON for a prediction record")),
         (shape.isNotNull(), shape),
@@ -154,8 +182,10 @@ def checked_lines(spark: SparkSession, path: str, run_id: str) -> DataFrame:
     numbered = lines.withColumn(
         "line_no", F.row_number().over(Window.orderBy(F.monotonically_increasing_id()))
     ).filter(~F.col("value").rlike(BLANK_LINE))
-    parsed = numbered.withColumn("r", F.from_json("value", record_schema(), JSON_OPTIONS)).withColumn(
-        "ts", F.col("r.prediction_time").try_cast("timestamp")
+    parsed = (
+        numbered.withColumn("r", F.from_json("value", record_schema(), JSON_OPTIONS))
+        .withColumn("ts", F.col("r.prediction_time").try_cast("timestamp"))
+        .withColumn("w", F.expr("try_parse_json(concat('[', value, ']'))"))
     )
     return parsed.withColumn("reason", reason_column(run_id))
 
@@ -181,65 +211,61 @@ def newest_per_num(valid: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def _partition_writer(database_url: str) -> Any:
-    """Inserts one partition's rows into ``prediction_staging`` from a Python worker, in one transaction."""
+def _insert_from_driver(frame: DataFrame, database_url: str) -> None:
+    """Stream the rows to the driver and insert them there, a batch at a time, in one transaction."""
     columns = ", ".join(STAGING_COLUMNS)
-
-    def write(rows: Iterable[Any]) -> None:
-        from sqlalchemy.pool import NullPool
-
-        from threekcal.db.session import make_engine
-
-        engine = make_engine(database_url, poolclass=NullPool)
-        try:
-            with engine.begin() as connection:
-                marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-                values = ", ".join([marker] * len(STAGING_COLUMNS))
-                batch = [tuple(row) for row in rows]
-                if batch:
-                    connection.exec_driver_sql(
-                        f"INSERT INTO prediction_staging ({columns}) VALUES ({values})", batch
-                    )
-        finally:
-            engine.dispose()
-
-    return write
+    rows = (tuple(row) for row in frame.select(*STAGING_COLUMNS).toLocalIterator())
+    with engine_for(database_url).begin() as connection:
+        marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        values = ", ".join([marker] * len(STAGING_COLUMNS))
+        statement = f"INSERT INTO prediction_staging ({columns}) VALUES ({values})"
+        while batch := list(islice(rows, DRIVER_INSERT_ROWS)):
+            connection.exec_driver_sql(statement, batch)
 
 
 STAGING_WRITE_JDBC = "jdbc"
-STAGING_WRITE_PARTITIONS = "partition-inserts"
+STAGING_WRITE_DRIVER = "driver-inserts"
 
 
 def write_staging(frame: DataFrame, database_url: str) -> str:
-    """JDBC where it fits (MariaDB with Connector/J installed); per-partition inserts otherwise (SQLite).
+    """JDBC from the executors where it fits (MariaDB with Connector/J); from the driver otherwise.
 
     Returns the write path taken; it is recorded in the batch's ``details`` (``staging_write``), and a
     fallback on MariaDB (the jar is missing) is logged as a warning, so it is never silent.
     """
     if is_sqlite(database_url):
-        frame.foreachPartition(_partition_writer(database_url))
-        return STAGING_WRITE_PARTITIONS
+        _insert_from_driver(frame, database_url)
+        return STAGING_WRITE_DRIVER
     if jdbc_jar() is None:
         logger.warning(
-            "MariaDB Connector/J is not installed (%s): writing staging rows per partition instead of "
-            "through JDBC (install libmariadb-java: make system-deps)",
+            "MariaDB Connector/J is not installed (%s): the driver writes the staging rows instead of "
+            "the executors through JDBC (install libmariadb-java: make system-deps)",
             MARIADB_JDBC_JAR,
         )
-        frame.foreachPartition(_partition_writer(database_url))
-        return STAGING_WRITE_PARTITIONS
+        _insert_from_driver(frame, database_url)
+        return STAGING_WRITE_DRIVER
     frame.write.format("jdbc").options(**jdbc_options(database_url), dbtable="prediction_staging").mode(
         "append"
     ).save()
     return STAGING_WRITE_JDBC
 
 
-def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) -> BatchResult:
+def spark_log_location(settings: Settings, relpath: str) -> str:
+    """Where Spark reads a log: under THREEKCAL_SPARK_LOG_URI (s3a://, hdfs://, a shared mount) if set."""
+    if settings.spark_log_uri:
+        return f"{settings.spark_log_uri.rstrip('/')}/{relpath}"
+    return str(logfiles.resolve(settings.log_dir, relpath).resolve())
+
+
+def apply_batch_spark(
+    settings: Settings, spark: SparkSession, batch: BatchRow, *, checkpoint: Checkpoint = no_checkpoint
+) -> BatchResult:
     from pyspark.sql import functions as F
 
     started = time.perf_counter()
     engine = engine_for(settings.database_url)
-    path = logfiles.resolve(settings.log_dir, batch.log_path)
-    checked = checked_lines(spark, str(path.resolve()), batch.run_id).cache()
+    spark.conf.set("spark.sql.variant.allowDuplicateKeys", "true")  # as Python's json: the last one wins
+    checked = checked_lines(spark, spark_log_location(settings, batch.log_path), batch.run_id).cache()
     try:
         bad = checked.filter(F.col("reason").isNotNull()).select("line_no", "value", "reason")
         bad = bad.orderBy("line_no")
@@ -281,7 +307,7 @@ def apply_batch_spark(settings: Settings, spark: SparkSession, batch: BatchRow) 
             seconds=time.perf_counter() - started,
             details=details,
         )
-        pause_point("apply:before-commit")
+        checkpoint(APPLY_BEFORE_COMMIT)
     return BatchResult(
         batch.run_id,
         "spark",

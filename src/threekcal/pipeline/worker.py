@@ -17,6 +17,7 @@ from types import FrameType
 
 from threekcal.db.session import refresh_planner_statistics
 from threekcal.pipeline.apply import DEFAULT_APPLY_CHUNK, apply_logs
+from threekcal.pipeline.checkpoints import Checkpoint, no_checkpoint
 from threekcal.pipeline.predict import DEFAULT_PREDICT_LIMIT, ClassifierLike, predict_pending
 from threekcal.pipeline.runids import new_run_id
 from threekcal.settings import Settings
@@ -57,13 +58,25 @@ def run_cycle(
     predict_limit: int = DEFAULT_PREDICT_LIMIT,
     apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
     should_stop: Callable[[], bool] | None = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> bool:
     """One predict + apply; True if it did any work (and logged a line)."""
     started = time.perf_counter()
     predicted = predict_pending(
-        settings, classifier, run_id=new_run_id("worker"), limit=predict_limit, should_stop=should_stop
+        settings,
+        classifier,
+        run_id=new_run_id("worker"),
+        limit=predict_limit,
+        should_stop=should_stop,
+        checkpoint=checkpoint,
     )
-    applied = apply_logs(settings, engine="local", chunk_size=apply_chunk_size, should_stop=should_stop)
+    applied = apply_logs(
+        settings,
+        engine="local",
+        chunk_size=apply_chunk_size,
+        should_stop=should_stop,
+        checkpoint=checkpoint,
+    )
     did_work = predicted.status == "written" or bool(applied.batches)
     if did_work:
         log.info(
@@ -87,6 +100,7 @@ def run_worker(
     predict_limit: int = DEFAULT_PREDICT_LIMIT,
     apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
     stop: StopFlag | None = None,
+    checkpoint: Checkpoint = no_checkpoint,
 ) -> int:
     """Loop until stopped; returns the exit code (0)."""
     stop = stop or StopFlag()
@@ -102,6 +116,7 @@ def run_worker(
                 predict_limit=predict_limit,
                 apply_chunk_size=apply_chunk_size,
                 should_stop=stop.is_set,
+                checkpoint=checkpoint,
             )
             if time.monotonic() - statistics_refreshed > PLANNER_STATISTICS_EVERY_SECONDS:
                 refresh_planner_statistics(settings.database_url)

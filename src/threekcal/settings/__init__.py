@@ -29,9 +29,19 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/threekcal.db"
     admin_token: SecretStr | None = None
     model: str = DEFAULT_MODEL
-    backend: Literal["torch", "onnx", "onnx-fp32"] = "torch"
+    # auto: ONNX int8 where the CPU has VNNI/AMX, ONNX fp32 where not; torch fp16 on a GPU.
+    backend: Literal["auto", "torch", "onnx", "onnx-fp32"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when a GPU is present
     torch_threads: int | None = Field(default=None, ge=1, le=256)
     batch_size: int = Field(default=32, ge=1, le=1024)
+    gpu_batch_size: int = Field(default=128, ge=1, le=4096)  # a GPU wants bigger batches than a CPU
+    # Spark: the master for `apply/predict --engine spark` and save_db's default; the address the
+    # driver advertises to executors on other hosts; where Spark reads the logs if not the local path.
+    spark_master: str = "local[2]"
+    spark_driver_host: str | None = None
+    spark_log_uri: str | None = None
+    spark_connect_timeout: float = Field(default=5.0, gt=0, le=25)
+    spark_task_threads: int = Field(default=1, ge=1, le=64)  # model threads per Spark task (1 per core)
     var_dir: Path = Path("./var")  # local state: the development admin token, test models
     log_dir: Path = Path("./var/logs")
     cache_dir: Path = Path("./var/cache")

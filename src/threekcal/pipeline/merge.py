@@ -1,0 +1,124 @@
+"""What every apply engine shares: merging staged records into ``comments`` and marking a batch applied.
+
+Only ``prediction_result, prediction_score, prediction_scores, prediction_time, model_version`` change,
+and only where the stored ``prediction_time`` is NULL or older than the record's: a late, older log
+never overwrites a newer prediction and never touches ``label``, ``remark`` or the label audit. The
+batch is marked applied in the same transaction as its last merge, guarded by ``applied_at IS NULL``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Literal
+
+from sqlalchemy import Table, exists, or_, select, update
+from sqlalchemy.engine import Connection
+
+from threekcal.db.models import Comment, PredictionBatch, PredictionStaging
+from threekcal.db.types import utcnow
+from threekcal.pipeline import logfiles
+from threekcal.pipeline.records import ParsedLog, ValidRecord
+from threekcal.settings import Settings
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_SAMPLE = 20
+PREDICTION_COLUMNS = (
+    "prediction_result",
+    "prediction_score",
+    "prediction_scores",
+    "prediction_time",
+    "model_version",
+)
+
+comments = Comment.__table__
+batches = PredictionBatch.__table__
+staging = PredictionStaging.__table__
+
+BatchProgress = Callable[[str, int, int], None]  # run_id, records done, records in all
+
+
+class AlreadyApplied(RuntimeError):
+    """Another apply marked the batch applied first; this run's transaction is rolled back."""
+
+
+@dataclass
+class BatchResult:
+    run_id: str
+    engine: str
+    status: Literal["applied", "already-applied"]
+    records: int = 0  # valid records after keeping the newest per num
+    applied_rows: int = 0
+    unknown_nums: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if self.status != "applied":
+            return f"apply {self.run_id}: already applied by another run"
+        return (
+            f"apply {self.run_id} ({self.engine}): {self.records} records, {self.applied_rows} rows updated, "
+            f"{self.unknown_nums} unknown nums, {self.quarantined} lines quarantined in {self.seconds:.2f} s"
+        )
+
+
+def time_text(record: ValidRecord) -> str:
+    """UTC time as both backends store and compare it (SQLAlchemy's SQLite format; MariaDB DATETIME(6))."""
+    return record.prediction_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def merge_statement(source: Table, run_id: str | None = None) -> Any:
+    """UPDATE comments from ``source`` where the stored prediction is missing or older."""
+    conditions = [
+        comments.c.num == source.c.num,
+        or_(comments.c.prediction_time.is_(None), comments.c.prediction_time < source.c.prediction_time),
+    ]
+    if run_id is not None:
+        conditions.append(source.c.run_id == run_id)
+    return update(comments).where(*conditions).values({name: source.c[name] for name in PREDICTION_COLUMNS})
+
+
+def unknown_nums_query(source: Table, run_id: str | None = None) -> Any:
+    query = select(source.c.num).where(~exists().where(comments.c.num == source.c.num)).order_by(source.c.num)
+    return query.where(source.c.run_id == run_id) if run_id is not None else query
+
+
+def mark_applied(
+    connection: Connection,
+    run_id: str,
+    *,
+    engine: str,
+    applied_rows: int,
+    unknown_nums: int,
+    quarantined: int,
+    seconds: float,
+    details: dict[str, Any],
+) -> None:
+    result = connection.execute(
+        update(batches)
+        .where(batches.c.run_id == run_id, batches.c.applied_at.is_(None))
+        .values(
+            applied_at=utcnow(),
+            applied_rows=applied_rows,
+            unknown_nums=unknown_nums,
+            quarantined=quarantined,
+            apply_seconds=seconds,
+            engine=engine,
+            details=details,
+        )
+    )
+    if result.rowcount != 1:
+        raise AlreadyApplied(run_id)
+
+
+def write_quarantine(settings: Settings, run_id: str, parsed: ParsedLog) -> str | None:
+    if not parsed.quarantined:
+        return None
+    path = logfiles.quarantine_path(settings.log_dir, run_id)
+    logfiles.write_json_lines_atomically(path, (line.as_json() for line in parsed.quarantined))
+    for line in parsed.quarantined[:5]:
+        log.warning("log %s line %d quarantined: %s", run_id, line.line_no, line.reason)
+    return str(path.relative_to(settings.log_dir))
