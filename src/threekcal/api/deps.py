@@ -17,9 +17,9 @@ from threekcal.api import ratelimit
 from threekcal.api.errors import validation_error
 from threekcal.api.schemas import check_admin_name
 from threekcal.db.labels import DEFAULT_ADMIN_NAME
-from threekcal.db.models import MAX_USER_CHARS
 from threekcal.db.session import session_factory
 from threekcal.settings import Settings
+from threekcal.validation import MAX_USER_CHARS
 
 ADMIN_TOKEN_REQUIRED = "Admin token required: send Authorization: Bearer <token>"
 ADMIN_TOKEN_INVALID = "Admin token is not valid"

@@ -22,13 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mappe
 
 from threekcal.db.types import UTCDateTime, utcnow
 from threekcal.emotions import LABELS
+from threekcal.validation import MAX_COMMENT_CHARS as MAX_COMMENT_CHARS  # re-exported: old imports
+from threekcal.validation import MAX_REMARK_CHARS, MAX_USER_CHARS
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; MariaDB gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-MAX_COMMENT_CHARS = 2000
-MAX_USER_CHARS = 64
-MAX_REMARK_CHARS = 500
 LABEL_CHARS = 16
 
 

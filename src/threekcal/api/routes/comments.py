@@ -20,9 +20,9 @@ from threekcal.api.schemas import (
     LabelIn,
 )
 from threekcal.db import labels, queries
-from threekcal.db.models import MAX_USER_CHARS
 from threekcal.db.queries import CommentFilter, InvalidCursorError, Sort
 from threekcal.emotions import Emotion
+from threekcal.validation import MAX_USER_CHARS
 
 router = APIRouter(tags=["comments"])
 

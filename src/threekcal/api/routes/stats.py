@@ -10,7 +10,7 @@ from threekcal.api.deps import SessionDep
 from threekcal.api.errors import error_responses
 from threekcal.api.schemas import StatsOut
 from threekcal.db import stats
-from threekcal.db.models import MAX_USER_CHARS
+from threekcal.validation import MAX_USER_CHARS
 
 router = APIRouter(tags=["stats"])
 
