@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 import threekcal
 from threekcal.api import errors
+from threekcal.api.idempotency_pruning import Pruner
 from threekcal.api.middleware import BodySizeLimitMiddleware
 from threekcal.api.ratelimit import RateLimiter
 from threekcal.api.routes import comments, export, labels, stats, system, users
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.stats_cache = StatsCache()
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.idempotency_pruner = Pruner()
     errors.install(app)
     for module in (comments, labels, stats, users, export, system):
         app.include_router(module.router)
