@@ -33,7 +33,7 @@ class Pruner:
         try:
             self._next = now + self.every_seconds
             cutoff = utcnow() - timedelta(hours=settings.idempotency_ttl_hours)
-            with session_factory(settings.database_url)() as session:
+            with session_factory(settings.database_url, settings.db_timeout)() as session:
                 return idempotency.prune_expired(session, cutoff)
         except SQLAlchemyError as error:  # the comment is stored; pruning waits for the next interval
             log.warning("pruning idempotency keys failed: %s", type(error).__name__)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import threekcal
-from threekcal.api import errors
+from threekcal.api import errors, logprivacy
 from threekcal.api.idempotency_pruning import Pruner
-from threekcal.api.middleware import BodySizeLimitMiddleware
+from threekcal.api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, InvalidUtf8JsonMiddleware
 from threekcal.api.ratelimit import RateLimiter
 from threekcal.api.routes import comments, export, labels, stats, system, users
 from threekcal.db.stats import StatsCache
@@ -35,7 +35,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = RateLimiter(settings)
     app.state.idempotency_pruner = Pruner()
     errors.install(app)
+    logprivacy.install()
     for module in (comments, labels, stats, users, export, system):
         app.include_router(module.router)
+    app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        seconds=settings.db_timeout,
+        retry_after=errors.DB_RETRY_AFTER_SECONDS,
+        detail=errors.DATABASE_UNAVAILABLE,
+    )
     return app
