@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import threading
 import time
 
 import pytest
+from db_locks import TableLock
 from fastapi.testclient import TestClient
-from sqlalchemy import insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert
 
 from threekcal.api import create_app
 from threekcal.api.errors import DATABASE_UNAVAILABLE
@@ -138,34 +137,6 @@ def test_a_formula_submitted_through_the_api_is_neutralised_too(client: TestClie
     client.post("/comments", json={"request_user": "-kim", "comments": "=1+1"})
     table = list(csv.DictReader(io.StringIO(client.get("/export", headers=admin).text)))
     assert (table[0]["request_user"], table[0]["comments"]) == ("'-kim", "'=1+1")
-
-
-class TableLock:
-    """Another connection holding the write lock of the database (SQLite: BEGIN EXCLUSIVE; MariaDB:
-    LOCK TABLES comments WRITE), as a stuck writer or a frozen server would."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def __enter__(self) -> TableLock:
-        parsed = make_url(self.url)
-        if parsed.get_backend_name() == "sqlite":
-            self.sqlite = sqlite3.connect(parsed.database, isolation_level=None, check_same_thread=False)
-            self.sqlite.execute("BEGIN EXCLUSIVE")
-            self.mariadb = None
-        else:
-            self.sqlite = None
-            self.mariadb = engine_for(self.url).connect()
-            self.mariadb.execute(text("LOCK TABLES comments WRITE, idempotency_keys WRITE"))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.sqlite is not None:
-            self.sqlite.execute("ROLLBACK")
-            self.sqlite.close()
-        if self.mariadb is not None:
-            self.mariadb.execute(text("UNLOCK TABLES"))
-            self.mariadb.close()
 
 
 def test_a_locked_database_answers_503_within_the_timeout(settings: Settings, rows) -> None:
