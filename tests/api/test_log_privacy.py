@@ -33,7 +33,8 @@ def _free_port() -> int:
 
 def _serve(app: FastAPI) -> Iterator[str]:
     # log_config=None: uvicorn leaves logging alone, so its access lines reach the test's capture
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="off"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, log_level="debug", lifespan="off")
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -61,9 +62,18 @@ def planted() -> dict[str, str]:
 
 
 def test_no_private_value_reaches_the_logs(
-    settings: Settings, planted: dict[str, str], caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    planted: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
+    request: pytest.FixtureRequest,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    # uvicorn's own logging setup (left by another test in this process) stops its loggers propagating
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        if not logger.propagate:
+            logger.addHandler(caplog.handler)
+            request.addfinalizer(lambda logger=logger: logger.removeHandler(caplog.handler))
     hardened = settings.model_copy(
         update={"db_timeout": 1.0, "submit_rate_limit": "4/minute", "auth_failure_rate_limit": "2/minute"}
     )
