@@ -355,6 +355,13 @@ def data_version(session: Session) -> tuple[Any, ...]:
     )
 
 
+def _has_comments(session: Session, request_user: str) -> bool:
+    return (
+        session.execute(select(Comment.num).where(Comment.request_user == request_user).limit(1)).first()
+        is not None
+    )
+
+
 @dataclass
 class _Entry:
     version: tuple[Any, ...]
@@ -379,6 +386,7 @@ class StatsCache:
         self.max_entries = max_entries
         self._entries: OrderedDict[str | None, _Entry] = OrderedDict()
         self._computing: dict[str | None, threading.Lock] = {}
+        self._empty: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
     def get(self, session: Session, request_user: str | None = None) -> tuple[dict[str, Any], float]:
@@ -386,6 +394,12 @@ class StatsCache:
         entry = self._fresh(request_user)
         if entry is not None:
             return entry.result, time.monotonic() - entry.computed_at
+        if (
+            request_user is not None
+            and not self._cached(request_user)
+            and not _has_comments(session, request_user)
+        ):
+            return self._nobody(session, request_user), 0.0  # one index look-up for a name never seen
         with self._lock:
             computing = self._computing.setdefault(request_user, threading.Lock())
         try:
@@ -409,6 +423,16 @@ class StatsCache:
         result = compute_stats(session, request_user)
         self._store(request_user, _Entry(version, now, result))
         return result, time.monotonic() - now
+
+    def _cached(self, request_user: str | None) -> bool:
+        with self._lock:
+            return request_user in self._entries
+
+    def _nobody(self, session: Session, request_user: str) -> dict[str, Any]:
+        """The statistics of a name without comments: all the same, computed once."""
+        if self._empty is None:
+            self._empty = compute_stats(session, request_user)
+        return self._empty
 
     def _fresh(self, request_user: str | None) -> _Entry | None:
         with self._lock:
