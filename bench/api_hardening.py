@@ -67,8 +67,11 @@ def flood(work: Path, posts: int) -> None:
             ).status_code
             for i in range(posts)
         )
+        wrong = {"Authorization": "Bearer " + "w" * 32}
+        wrong_tokens = Counter(client.get("/comments", headers=wrong).status_code for _ in range(500))
     print(f"{posts} POSTs, one username, one address:   {dict(one_user)}")
     print(f"{posts} POSTs, 200 usernames, one address:  {dict(many_users)}")
+    print(f"500 wrong admin tokens, one address:        {dict(wrong_tokens)}")
 
 
 def stats_under_flood(work: Path, rows: int, seconds: float = 5.0) -> None:
