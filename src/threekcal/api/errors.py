@@ -25,40 +25,53 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     403: "Admin token is not valid",
     404: "Not found",
     413: "Request body too large",
+    429: "Too many requests: wait Retry-After seconds (RateLimit-* headers say the limit)",
     503: "Database unavailable (retry later), or a dependency not ready",
 }
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route. 413 is on every route, since the body limit applies to any request;
+    """``responses=`` for a route. 413 is on every route, since the body limit applies to any request, and
+    429 on admin routes;
     422 is documented by FastAPI itself with its validation schema."""
+    always = {413, 429} if 403 in codes else {413}  # wrong admin tokens are throttled per address
     return {
-        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]} for code in sorted({*codes, 413})
+        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]}
+        for code in sorted({*codes, *always})
     }
 
 
-def database_error_reason(error: BaseException) -> str:
-    """The driver's own words (pymysql: (code, message); sqlite3: message), without the SQL."""
+DATABASE_UNAVAILABLE = "Database unavailable: retry later"
+
+
+def database_error_code(error: BaseException) -> str:
+    """What a log line may say about a database error: its class and the driver's error number. Never the
+    message: it can quote the SQL, its values (comment text, names, receipts) or the server's host."""
     original = getattr(error, "orig", None) or error
     args = getattr(original, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        return str(args[1])
-    if args:
-        return str(args[0])
-    return type(original).__name__
+    code = f" {args[0]}" if args and isinstance(args[0], int) else ""
+    return f"{type(original).__name__}{code}"
 
 
-def database_unavailable(error: BaseException) -> JSONResponse:
+def database_unavailable() -> JSONResponse:
     return JSONResponse(
         status_code=503,
-        content={"detail": f"Database unavailable: {database_error_reason(error)}"},
+        content={"detail": DATABASE_UNAVAILABLE},
         headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
     )
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
-    return database_unavailable(error)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, route_path(request), database_error_code(error)
+    )
+    return database_unavailable()
+
+
+def route_path(request: Request) -> str:
+    """The route's template (/comments/by-receipt/{receipt}), never the path that holds the values."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "(no route)"
 
 
 async def _dbapi_error(request: Request, error: Exception) -> JSONResponse:
@@ -76,7 +89,34 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
             position = item.get("loc", ("body", None))[-1]
             where = f" at character {position}" if isinstance(position, int) else ""
             return JSONResponse(status_code=400, content={"detail": f"Malformed JSON body: {reason}{where}"})
+    if _has_surrogates(error.errors()):
+        # the echoed input holds lone surrogates, which UTF-8 cannot carry: show them as U+FFFD
+        return JSONResponse(status_code=422, content={"detail": _scrub(jsonable_encoder(error.errors()))})
     return await request_validation_exception_handler(request, error)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return (
+            value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            if _has_surrogates(value)
+            else value
+        )
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_surrogates(item) for item in value)
+    return False
 
 
 def validation_error(field: tuple[str, ...], message: str, value: Any) -> RequestValidationError:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import threekcal
-from threekcal.api import errors
-from threekcal.api.middleware import BodySizeLimitMiddleware
+from threekcal.api import errors, logprivacy
+from threekcal.api.idempotency_pruning import Pruner
+from threekcal.api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, InvalidUtf8JsonMiddleware
+from threekcal.api.ratelimit import RateLimiter
 from threekcal.api.routes import comments, export, labels, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
@@ -15,8 +17,9 @@ DESCRIPTION = """
 Collects short texts and serves their emotion predictions, labels and statistics.
 
 Admin routes need `Authorization: Bearer <token>` (THREEKCAL_ADMIN_TOKEN); `X-Admin-Name` optionally
-names who labels. Errors are `{"detail": ...}`; a database that is down answers 503 and the server
-recovers by itself when it is back.
+names who labels. Errors are `{"detail": ...}`; a database that is down or stuck answers 503 with
+Retry-After within THREEKCAL_DB_TIMEOUT seconds, and the server recovers by itself when it is back.
+Too many requests answer 429 with Retry-After and RateLimit-Limit/-Remaining/-Reset headers.
 """
 
 
@@ -27,11 +30,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ThreeKcal API",
         version=getattr(threekcal, "__version__", "0.1.0"),
         description=DESCRIPTION,
+        # THREEKCAL_PUBLIC_DOCS (default: off in production only)
+        docs_url="/docs" if settings.docs_enabled() else None,
+        redoc_url="/redoc" if settings.docs_enabled() else None,
+        openapi_url="/openapi.json" if settings.docs_enabled() else None,
     )
     app.state.settings = settings
-    app.state.stats_cache = StatsCache()
+    app.state.stats_cache = StatsCache(min_interval=settings.stats_max_staleness)
+    app.state.rate_limiter = RateLimiter(settings)
+    app.state.idempotency_pruner = Pruner()
     errors.install(app)
+    logprivacy.install()
     for module in (comments, labels, stats, users, export, system):
         app.include_router(module.router)
+    app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        seconds=settings.db_timeout,
+        retry_after=errors.DB_RETRY_AFTER_SECONDS,
+        detail=errors.DATABASE_UNAVAILABLE,
+    )
     return app

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -354,28 +355,99 @@ def data_version(session: Session) -> tuple[Any, ...]:
     )
 
 
-class StatsCache:
-    """compute_stats results per user filter, reused while ``data_version`` is unchanged and younger than
-    ``max_age`` seconds (a bound for changes made outside ThreeKcal)."""
+def _has_comments(session: Session, request_user: str) -> bool:
+    return (
+        session.execute(select(Comment.num).where(Comment.request_user == request_user).limit(1)).first()
+        is not None
+    )
 
-    def __init__(self, max_age: float = 30.0, max_entries: int = 64) -> None:
-        self.max_age = max_age
+
+@dataclass
+class _Entry:
+    version: tuple[Any, ...]
+    computed_at: float  # time.monotonic()
+    result: dict[str, Any]
+
+
+class StatsCache:
+    """compute_stats results per user filter.
+
+    A result younger than ``min_interval`` seconds is served as it is, without even asking the database
+    whether anything changed: under a flood of writes the statistics are recomputed at most once per
+    interval. Older ones are reused while ``data_version`` is unchanged and younger than ``max_age`` (a
+    bound for changes made outside ThreeKcal). One thread recomputes a result while the others wait for it.
+    The all-users result is never evicted, and users without comments are not cached, so requests for
+    unknown names cannot push the useful entries out.
+    """
+
+    def __init__(self, min_interval: float = 2.0, max_age: float = 30.0, max_entries: int = 64) -> None:
+        self.min_interval = min_interval
+        self.max_age = max(max_age, min_interval)
         self.max_entries = max_entries
-        self._entries: OrderedDict[str | None, tuple[tuple[Any, ...], float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[str | None, _Entry] = OrderedDict()
+        self._computing: dict[str | None, threading.Lock] = {}
+        self._empty: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def get(self, session: Session, request_user: str | None = None) -> dict[str, Any]:
+    def get(self, session: Session, request_user: str | None = None) -> tuple[dict[str, Any], float]:
+        """The statistics and their age in seconds."""
+        entry = self._fresh(request_user)
+        if entry is not None:
+            return entry.result, time.monotonic() - entry.computed_at
+        if (
+            request_user is not None
+            and not self._cached(request_user)
+            and not _has_comments(session, request_user)
+        ):
+            return self._nobody(session, request_user), 0.0  # one index look-up for a name never seen
+        with self._lock:
+            computing = self._computing.setdefault(request_user, threading.Lock())
+        try:
+            with computing:
+                return self._recompute(session, request_user)
+        finally:
+            with self._lock:
+                self._computing.pop(request_user, None)
+
+    def _recompute(self, session: Session, request_user: str | None) -> tuple[dict[str, Any], float]:
+        entry = self._fresh(request_user)  # another thread may have just computed it
+        if entry is not None:
+            return entry.result, time.monotonic() - entry.computed_at
         version = data_version(session)
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(request_user)
-            if entry is not None and entry[0] == version and now - entry[1] < self.max_age:
-                self._entries.move_to_end(request_user)
-                return entry[2]
+        if entry is not None and entry.version == version and now - entry.computed_at < self.max_age:
+            entry.computed_at = now  # checked: still current
+            return entry.result, 0.0
         result = compute_stats(session, request_user)
+        self._store(request_user, _Entry(version, now, result))
+        return result, time.monotonic() - now
+
+    def _cached(self, request_user: str | None) -> bool:
         with self._lock:
-            self._entries[request_user] = (version, now, result)
+            return request_user in self._entries
+
+    def _nobody(self, session: Session, request_user: str) -> dict[str, Any]:
+        """The statistics of a name without comments: all the same, computed once."""
+        if self._empty is None:
+            self._empty = compute_stats(session, request_user)
+        return self._empty
+
+    def _fresh(self, request_user: str | None) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(request_user)
+            if entry is not None and time.monotonic() - entry.computed_at < self.min_interval:
+                self._entries.move_to_end(request_user)
+                return entry
+        return None
+
+    def _store(self, request_user: str | None, entry: _Entry) -> None:
+        if request_user is not None and entry.result["counts"]["total"] == 0:
+            return  # nobody by that name: not worth a place
+        with self._lock:
+            self._entries[request_user] = entry
             self._entries.move_to_end(request_user)
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return result
+                oldest = next(key for key in self._entries if key is not None)
+                del self._entries[oldest]

@@ -27,15 +27,27 @@ COLUMNS = list(CommentOut.model_fields)
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
+# OWASP CSV injection: a cell starting with one of these is a formula to spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """A leading single quote makes the spreadsheet show the cell as text; the rest stays as written
+    (a leading tab is kept, not trimmed, so ``\t=1+1`` cannot turn into a formula)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_value(value: object) -> object:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str):
+        return neutralise_cell(value)
     return value
 
 
 def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is quoted too
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, start=1):
         writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump().values()])
@@ -62,6 +74,9 @@ def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
         **error_responses(401, 403, 503),
     },
     summary="Download comments as CSV or JSON Lines (admin)",
+    description="CSV: text cells that start with `=`, `+`, `-`, `@`, a tab or a carriage return get a "
+    "leading single quote (OWASP CSV injection), so spreadsheet programs show them as text instead of "
+    "running them as formulas; strip that quote to get the text as stored. JSON Lines is exact.",
 )
 def export(
     _admin: AdminDep,

@@ -10,7 +10,7 @@ from threekcal.api.deps import AdminDep, SessionDep
 from threekcal.api.errors import error_responses
 from threekcal.api.schemas import UserOut
 from threekcal.db import queries
-from threekcal.db.models import MAX_USER_CHARS
+from threekcal.validation import MAX_USER_CHARS
 
 router = APIRouter(tags=["users"])
 
