@@ -492,7 +492,16 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert_no_exception(app)
 
 
-def test_statistics_are_fresh_on_every_run(real_api: RealApi, open_page: OpenPage) -> None:
+@pytest.fixture
+def fresh_stats_api(tmp_path: Path) -> Iterator[RealApi]:
+    """The real API recomputing /stats on every request (THREEKCAL_STATS_MAX_STALENESS=0), so a test can
+    change data and rerun the page at once; by default the API may answer up to 2 s old statistics."""
+    with serve_api(api_settings(tmp_path, stats_max_staleness=0)) as api:
+        yield api
+
+
+def test_statistics_are_fresh_on_every_run(fresh_stats_api: RealApi, open_page: OpenPage) -> None:
+    real_api = fresh_stats_api
     real_api.add_comment("minji", "one", scores=scores_for("joy", 0.7), label="joy")
     real_api.add_comment("minji", "two", scores=scores_for("fear", 0.7), label="joy")
     app = open_page("statistics")
@@ -516,7 +525,8 @@ def test_statistics_auto_refresh_toggle(real_api: RealApi, open_page: OpenPage) 
     assert app.toggle(key="stats_auto").value is True
 
 
-def test_statistics_empty_states(real_api: RealApi, open_page: OpenPage) -> None:
+def test_statistics_empty_states(fresh_stats_api: RealApi, open_page: OpenPage) -> None:
+    real_api = fresh_stats_api
     app = open_page("statistics")
     assert "No comments yet" in page_text(app)
     assert metrics(app)["Accuracy"] == "—"
