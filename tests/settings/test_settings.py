@@ -38,10 +38,34 @@ def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -
     assert settings.worker_interval == 5
 
 
-@pytest.mark.parametrize("token", [None, "short"])
-def test_production_refuses_missing_or_short_admin_token(token: str | None) -> None:
-    with pytest.raises(ValidationError, match="THREEKCAL_ADMIN_TOKEN must be set to at least 16 characters"):
+@pytest.mark.parametrize(
+    "token", [None, "short", " " * 16, "x" * 31, "x" * 20 + " " + "y" * 20, "x" * 40 + "\t"]
+)
+def test_production_refuses_missing_short_or_blank_admin_token(token: str | None) -> None:
+    with pytest.raises(ValidationError, match="at least 32 characters without whitespace"):
         Settings(env="production", admin_token=token, _env_file=None)
+
+
+def test_public_docs_default_off_in_production_only() -> None:
+    assert Settings(_env_file=None).docs_enabled()
+    assert not Settings(env="production", admin_token="x" * 32, _env_file=None).docs_enabled()
+    on = Settings(env="production", admin_token="x" * 32, public_docs=True, _env_file=None)
+    assert on.docs_enabled()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("THREEKCAL_SUBMIT_RATE_LIMIT", "lots"),
+        ("THREEKCAL_RATE_LIMIT_STORAGE", "mongodb://x"),
+        ("THREEKCAL_TRUSTED_PROXIES", "10.0.0.1, not-an-address"),
+        ("THREEKCAL_DB_TIMEOUT", "0"),
+    ],
+)
+def test_bad_hardening_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=name.removeprefix("THREEKCAL_").lower()):
+        Settings(_env_file=None)
 
 
 def test_production_accepts_a_long_token() -> None:

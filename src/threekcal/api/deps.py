@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic_core import PydanticCustomError
 from sqlalchemy.orm import Session
 
+from threekcal.api import ratelimit
 from threekcal.api.errors import validation_error
 from threekcal.api.schemas import check_admin_name
 from threekcal.db.labels import DEFAULT_ADMIN_NAME
@@ -52,7 +53,11 @@ class Admin:
     name: str
 
 
+AUTH_FAILURES = "auth-failure"
+
+
 async def require_admin(
+    request: Request,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_admin_name: Annotated[
@@ -68,8 +73,11 @@ async def require_admin(
         raise HTTPException(
             status_code=401, detail=ADMIN_TOKEN_REQUIRED, headers={"WWW-Authenticate": "Bearer"}
         )
+    address = ratelimit.client_address(request)
+    ratelimit.refuse_if_exhausted(request, settings.auth_failure_rate_limit, AUTH_FAILURES, address)
     expected = settings.admin_token_value().encode()
     if not secrets.compare_digest(credentials.credentials.encode(), expected):
+        ratelimit.hit(request, settings.auth_failure_rate_limit, AUTH_FAILURES, address)
         raise HTTPException(status_code=403, detail=ADMIN_TOKEN_INVALID)
     if x_admin_name is None or not x_admin_name.strip():
         return Admin(DEFAULT_ADMIN_NAME)

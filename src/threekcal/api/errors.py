@@ -25,15 +25,19 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     403: "Admin token is not valid",
     404: "Not found",
     413: "Request body too large",
+    429: "Too many requests: wait Retry-After seconds (RateLimit-* headers say the limit)",
     503: "Database unavailable (retry later), or a dependency not ready",
 }
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` for a route. 413 is on every route, since the body limit applies to any request;
+    """``responses=`` for a route. 413 is on every route, since the body limit applies to any request, and
+    429 on admin routes;
     422 is documented by FastAPI itself with its validation schema."""
+    always = {413, 429} if 403 in codes else {413}  # wrong admin tokens are throttled per address
     return {
-        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]} for code in sorted({*codes, 413})
+        code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]}
+        for code in sorted({*codes, *always})
     }
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 import threekcal
 from threekcal.api import errors
 from threekcal.api.middleware import BodySizeLimitMiddleware
+from threekcal.api.ratelimit import RateLimiter
 from threekcal.api.routes import comments, export, labels, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.stats_cache = StatsCache()
+    app.state.rate_limiter = RateLimiter(settings)
     errors.install(app)
     for module in (comments, labels, stats, users, export, system):
         app.include_router(module.router)

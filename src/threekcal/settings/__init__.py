@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from threekcal.emotions import DEFAULT_MODEL
 
 MIN_ADMIN_TOKEN_LENGTH = 16
+MIN_PRODUCTION_SECRET_LENGTH = 32  # tokens and secrets in production: at least this long, no whitespace
 DEV_TOKEN_FILE = "admin-token"
 
 
@@ -40,6 +42,54 @@ class Settings(BaseSettings):
     worker_interval: float = Field(default=2.0, gt=0, le=86_400)
     predict_schedule: str = "*/3 * * * *"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Bounded waits: every database wait (connect, read, write, statement, lock, pool) ends within this.
+    db_timeout: float = Field(default=5.0, gt=0, le=3600)
+    # Throttling (the `limits` library's syntax, e.g. "30/minute"); storage memory:// or redis://HOST:PORT
+    rate_limit_storage: str = "memory://"
+    rate_limit_prefix: str = Field(default="threekcal", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    submit_rate_limit: str = "30/minute"
+    submit_ip_rate_limit: str = "300/minute"
+    auth_failure_rate_limit: str = "20/minute"
+    # comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed
+    trusted_proxies: str = ""
+    stats_max_staleness: float = Field(default=2.0, ge=0, le=3600)
+    idempotency_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    public_docs: bool | None = None  # default: on, except in production
+
+    @field_validator("submit_rate_limit", "submit_ip_rate_limit", "auth_failure_rate_limit")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as 30/minute") from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("must be memory:// or a redis:// URL")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in filter(None, (item.strip() for item in value.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+        return value
+
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        parts = (item.strip() for item in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(part, strict=False) for part in parts if part]
+
+    def docs_enabled(self) -> bool:
+        return self.public_docs if self.public_docs is not None else self.env != "production"
 
     @field_validator("database_url")
     @classmethod
@@ -51,9 +101,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _admin_token_is_safe(self) -> Settings:
         token = self.admin_token.get_secret_value() if self.admin_token else ""
-        if self.env != "development" and len(token) < MIN_ADMIN_TOKEN_LENGTH:
+        if self.env == "development":
+            return self
+        minimum = MIN_PRODUCTION_SECRET_LENGTH if self.env == "production" else MIN_ADMIN_TOKEN_LENGTH
+        if len(token) < minimum or any(char.isspace() for char in token):
             raise SettingsError(
-                f"THREEKCAL_ADMIN_TOKEN must be set to at least {MIN_ADMIN_TOKEN_LENGTH} characters "
+                f"THREEKCAL_ADMIN_TOKEN must be set to at least {minimum} characters without whitespace "
                 f"when THREEKCAL_ENV={self.env}; generate one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )

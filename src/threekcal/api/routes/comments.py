@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
+from threekcal.api import ratelimit
 from threekcal.api.deps import AdminDep, SessionDep, SettingsDep, open_session
 from threekcal.api.errors import error_responses, validation_error
 from threekcal.api.schemas import (
@@ -77,10 +78,12 @@ FilterDep = Annotated[CommentFilter, Depends(comment_filter)]
     "/comments",
     status_code=201,
     response_model=CommentCreated,
-    responses=error_responses(400, 413, 503),
+    responses=error_responses(400, 413, 429, 503),
     summary="Submit a comment",
 )
-def create_comment(body: CommentIn, settings: SettingsDep) -> Response:
+def create_comment(body: CommentIn, request: Request, settings: SettingsDep) -> Response:
+    ratelimit.hit(request, settings.submit_ip_rate_limit, "submit-ip", ratelimit.client_address(request))
+    ratelimit.hit(request, settings.submit_rate_limit, "submit-user", body.request_user)
     # The hot path: one INSERT and one commit, no session dependency. The JSON is built here, so FastAPI
     # does not validate the response again in a second trip through the threadpool.
     with open_session(settings) as session:
