@@ -27,7 +27,8 @@ def check_username(value: str) -> str:
         raise InputError(f"username is too long: {len(name)} characters, the limit is {MAX_USERNAME_CHARS}")
     if not _USERNAME.fullmatch(name):
         raise InputError(
-            "username may hold only ASCII letters, digits, '.', '_' and '-', and starts with a letter or digit"
+            "username may hold only ASCII letters, digits, '.', '_' and '-', "
+            "and starts with a letter or digit"
         )
     return name
 

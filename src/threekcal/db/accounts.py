@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from threekcal.db.models import ROLES, ApiToken, User
 from threekcal.db.types import utcnow
-from threekcal.validation import check_username
+from threekcal.validation import check_password, check_token_label, check_username
 
 SERVICE_ACCOUNT = "admin"  # THREEKCAL_ADMIN_TOKEN authenticates as this account
 PERSONAL_TOKEN_PREFIX = "tkp_"  # tells personal tokens from signed login tokens at a glance
@@ -75,7 +75,7 @@ def create_user(session: Session, username: str, *, role: str, password: str | N
     user = User(
         username=username,
         role=role,
-        password_hash=hash_password(password) if password is not None else None,
+        password_hash=hash_password(check_password(password)) if password is not None else None,
         active=True,
         created_at=utcnow(),
     )
@@ -100,10 +100,9 @@ def set_active(session: Session, username: str, active: bool) -> User:
 
 
 def reset_password(session: Session, username: str, password: str) -> User:
-    """A new password; it also activates an account that was created inactive by the migration."""
+    """A new password; the active flag stays as it is (``set_active`` enables an account)."""
     user = get_user(session, username)
-    user.password_hash = hash_password(password)
-    user.active = True
+    user.password_hash = hash_password(check_password(password))
     session.commit()
     return user
 
@@ -131,6 +130,7 @@ class IssuedToken:
 
 
 def issue_token(session: Session, username: str, label: str | None = None) -> IssuedToken:
+    label = check_token_label(label)
     user = get_user(session, username)
     token = PERSONAL_TOKEN_PREFIX + secrets.token_urlsafe(TOKEN_BYTES)
     row = ApiToken(user_id=user.id, label=label, token_hash=token_digest(token), created_at=utcnow())

@@ -177,7 +177,10 @@ class Judgement(Base):
     """One person's label of one comment when several annotators label each comment."""
 
     __tablename__ = "judgements"
-    __table_args__ = (UniqueConstraint("num", "user_id", name="uq_judgements_num_user"), MARIADB_TABLE_OPTIONS)
+    __table_args__ = (
+        UniqueConstraint("num", "user_id", name="uq_judgements_num_user"),
+        MARIADB_TABLE_OPTIONS,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     num: Mapped[int] = mapped_column(

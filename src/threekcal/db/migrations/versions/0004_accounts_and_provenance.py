@@ -80,7 +80,9 @@ def upgrade() -> None:
         ("label_events", "changed_by_id", "fk_label_events_changed_by_id"),
     ):
         if sqlite:
-            op.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER CONSTRAINT {fk_name} REFERENCES users (id)")
+            op.execute(
+                f"ALTER TABLE {table} ADD COLUMN {column} INTEGER CONSTRAINT {fk_name} REFERENCES users (id)"
+            )
         else:
             op.add_column(table, sa.Column(column, BigId))
         op.add_column(table, sa.Column("label_source", sa.String(16)))
@@ -100,7 +102,9 @@ def attribute_existing_labels(connection: sa.Connection) -> None:
     comments = sa.Table("comments", meta, autoload_with=connection)
     events = sa.Table("label_events", meta, autoload_with=connection)
 
-    names = set(connection.scalars(sa.select(comments.c.labeled_by).where(comments.c.labeled_by.is_not(None))))
+    names = set(
+        connection.scalars(sa.select(comments.c.labeled_by).where(comments.c.labeled_by.is_not(None)))
+    )
     names |= set(connection.scalars(sa.select(events.c.changed_by).distinct()))
     # MariaDB compares usernames case-insensitively: names that differ only in case share one account.
     by_key: dict[str, str] = {}
