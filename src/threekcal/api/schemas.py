@@ -13,6 +13,7 @@ from threekcal.db.models import MAX_COMMENT_CHARS, MAX_REMARK_CHARS, MAX_USER_CH
 from threekcal.emotions import Emotion
 
 MAX_ACCEPT_NUMS = 1000
+LabelSource = Literal["chosen", "accepted", "bulk_accepted", "resolved"]
 MAX_NUM = 2**63 - 1
 
 # Names are one line of printable text: no C0/C1 control characters at all.
@@ -57,10 +58,6 @@ def _check_text(value: str, field: str, limit: int, *, allow_blank: bool) -> str
             {"field": field},
         )
     return text
-
-
-def check_admin_name(value: str) -> str:
-    return _check_name(value, "X-Admin-Name", MAX_USER_CHARS)
 
 
 RequestUser = Annotated[
@@ -126,10 +123,53 @@ class CommentOut(BaseModel):
     remark: str | None
     labeled_by: str | None
     labeled_at: datetime | None
+    label_source: LabelSource | None = Field(
+        default=None,
+        description="Where the label came from: chosen (picked by a person), accepted (a prediction "
+        "accepted for this comment), bulk_accepted, resolved (an admin's decision on a disagreement).",
+    )
 
 
-class CommentCreated(CommentOut):
+class ReceiptOut(BaseModel):
+    """What anyone holding the receipt sees: the comment and its prediction, never who reviewed it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    num: int
+    comments: str
+    request_user: str
+    request_time: datetime
+    prediction_result: str | None
+    prediction_score: float | None
+    prediction_scores: dict[str, float] | None
+    prediction_time: datetime | None
+    model_version: str | None
+    reviewed: bool = Field(description="A label has been set for this comment.")
+
+
+class CommentCreated(ReceiptOut):
     receipt: str = Field(description="Opaque, URL-safe secret to look the comment up later.")
+
+
+class LabelResult(CommentOut):
+    judged: bool = Field(
+        default=False, description="Recorded as your judgement (several annotators label each comment)."
+    )
+    complete: bool = Field(default=True, description="The comment has its label now.")
+
+
+class CurrentLabel(BaseModel):
+    label: str | None
+    remark: str | None
+    labeled_by: str | None
+    labeled_at: datetime | None
+    label_source: str | None
+    etag: str
+
+
+class StaleLabelOut(BaseModel):
+    detail: str
+    current: CurrentLabel
 
 
 class CommentPage(BaseModel):
@@ -141,6 +181,10 @@ class CommentPage(BaseModel):
 class LabelIn(BaseModel):
     label: Emotion | None = Field(description="One of the seven emotions, or null to clear the label.")
     remark: Remark = Field(default=None, description="Left out: the current remark stays; null clears it.")
+    source: Literal["chosen", "accepted"] = Field(
+        default="chosen",
+        description="accepted: the person accepted the prediction shown for this comment (must match it).",
+    )
 
 
 Num = Annotated[int, Field(ge=1, le=MAX_NUM)]
@@ -148,11 +192,74 @@ Num = Annotated[int, Field(ge=1, le=MAX_NUM)]
 
 class AcceptIn(BaseModel):
     nums: list[Num] = Field(min_length=1, max_length=MAX_ACCEPT_NUMS)
+    overwrite: bool = Field(default=False, description="Replace labels set by a person too (admins only).")
+    remark: Remark = Field(default=None, description="Remark of the accepted labels; default: none.")
+
+
+class SkippedOut(BaseModel):
+    num: int
+    reason: str
 
 
 class AcceptOut(BaseModel):
     accepted: int
-    skipped: list[int] = Field(description="Numbers not found or without a prediction yet.")
+    skipped: list[SkippedOut] = Field(
+        description="Comments not labelled, with the reason: not found, no prediction yet, or a label set "
+        "by a person (send overwrite: true as an admin to replace it)."
+    )
+
+
+class ResolveIn(BaseModel):
+    label: Emotion
+    remark: Remark = None
+
+
+class JudgementOut(BaseModel):
+    username: str
+    label: str
+    remark: str | None
+    judged_at: datetime
+
+
+class DisagreementOut(BaseModel):
+    num: int
+    comments: str
+    prediction_result: str | None
+    judgements: list[JudgementOut]
+
+
+class PairAgreement(BaseModel):
+    annotators: list[str]
+    common: int
+    kappa: float | None = Field(description="Cohen's kappa (scikit-learn); null when undefined.")
+
+
+class AnnotatorAgreement(BaseModel):
+    username: str
+    judgements: int
+    with_final_label: int
+    agreement_with_final: float | None
+    per_day: dict[str, int]
+
+
+class AgreementOut(BaseModel):
+    annotators: list[AnnotatorAgreement]
+    pairs: list[PairAgreement] = Field(description="Pairs with at least min_common comments in common.")
+    krippendorff_alpha: float | None = Field(description="Nominal alpha over every judgement.")
+    comments: int
+    judgements: int
+    min_common: int
+    labels_per_comment: int
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
 
 
 class UndoIn(BaseModel):
@@ -164,8 +271,9 @@ class LabelEventOut(BaseModel):
 
     id: int
     num: int
-    action: Literal["set", "accept", "undo"]
+    action: Literal["set", "accept", "undo", "resolve"]
     changed_by: str
+    label_source: LabelSource | None = None
     changed_at: datetime
     old_label: str | None
     new_label: str | None

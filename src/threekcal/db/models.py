@@ -90,6 +90,10 @@ class Comment(Base):
     score_sadness: Mapped[float | None] = mapped_column(Double, _stored_probability("sadness"))
     score_surprise: Mapped[float | None] = mapped_column(Double, _stored_probability("surprise"))
 
+    @property
+    def reviewed(self) -> bool:
+        return self.label is not None
+
     @classmethod
     def score_column(cls, label: str) -> InstrumentedAttribute[float | None]:
         """The stored probability column of ``label`` (one of LABELS)."""
