@@ -22,7 +22,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def open_session(settings: Settings) -> Session:
-    return session_factory(settings.database_url)()
+    return session_factory(settings.database_url, settings.db_timeout)()
 
 
 def get_session(settings: SettingsDep) -> Iterator[Session]:

@@ -21,9 +21,11 @@ DB_RETRY_AFTER_SECONDS = 5
 # OpenAPI descriptions of the error statuses; routes list the ones they can answer.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed JSON body, or an invalid cursor",
-    401: "Admin token required: send Authorization: Bearer <token>",
-    403: "Admin token is not valid",
+    401: "Sign in first (Authorization: Bearer <token>), or the token is invalid or expired, or the "
+    "account is disabled",
+    403: "Your role may not do this",
     404: "Not found",
+    409: "The comment's state does not allow this (already complete, no disagreement, prediction differs)",
     413: "Request body too large",
     429: "Too many requests: wait Retry-After seconds (RateLimit-* headers say the limit)",
     503: "Database unavailable (retry later), or a dependency not ready",
@@ -34,35 +36,45 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route. 413 is on every route, since the body limit applies to any request, and
     429 on admin routes;
     422 is documented by FastAPI itself with its validation schema."""
-    always = {413, 429} if 403 in codes else {413}  # wrong admin tokens are throttled per address
+    # wrong tokens are throttled per address
+    always = {413, 429} if 401 in codes or 403 in codes else {413}
     return {
         code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]}
         for code in sorted({*codes, *always})
     }
 
 
-def database_error_reason(error: BaseException) -> str:
-    """The driver's own words (pymysql: (code, message); sqlite3: message), without the SQL."""
+DATABASE_UNAVAILABLE = "Database unavailable: retry later"
+
+
+def database_error_code(error: BaseException) -> str:
+    """What a log line may say about a database error: its class and the driver's error number. Never the
+    message: it can quote the SQL, its values (comment text, names, receipts) or the server's host."""
     original = getattr(error, "orig", None) or error
     args = getattr(original, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        return str(args[1])
-    if args:
-        return str(args[0])
-    return type(original).__name__
+    code = f" {args[0]}" if args and isinstance(args[0], int) else ""
+    return f"{type(original).__name__}{code}"
 
 
-def database_unavailable(error: BaseException) -> JSONResponse:
+def database_unavailable() -> JSONResponse:
     return JSONResponse(
         status_code=503,
-        content={"detail": f"Database unavailable: {database_error_reason(error)}"},
+        content={"detail": DATABASE_UNAVAILABLE},
         headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
     )
 
 
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
-    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
-    return database_unavailable(error)
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, route_path(request), database_error_code(error)
+    )
+    return database_unavailable()
+
+
+def route_path(request: Request) -> str:
+    """The route's template (/comments/by-receipt/{receipt}), never the path that holds the values."""
+    route = request.scope.get("route")
+    return getattr(route, "path", None) or "(no route)"
 
 
 async def _dbapi_error(request: Request, error: Exception) -> JSONResponse:

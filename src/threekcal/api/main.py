@@ -5,19 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 import threekcal
-from threekcal.api import errors
-from threekcal.api.middleware import BodySizeLimitMiddleware
+from threekcal.api import errors, logprivacy
+from threekcal.api.idempotency_pruning import Pruner
+from threekcal.api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, InvalidUtf8JsonMiddleware
 from threekcal.api.ratelimit import RateLimiter
-from threekcal.api.routes import comments, export, labels, stats, system, users
+from threekcal.api.routes import auth, comments, export, labels, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
 
 DESCRIPTION = """
 Collects short texts and serves their emotion predictions, labels and statistics.
 
-Admin routes need `Authorization: Bearer <token>` (THREEKCAL_ADMIN_TOKEN); `X-Admin-Name` optionally
-names who labels. Errors are `{"detail": ...}`; a database that is down answers 503 and the server
-recovers by itself when it is back.
+Sign in with `POST /auth/login` (username, password) and send `Authorization: Bearer <access_token>`;
+personal API tokens (`threekcal users token`) and the service token THREEKCAL_ADMIN_TOKEN (account
+`admin`) work the same way. Annotators browse the queue, label and undo their own changes; admins also
+bulk accept, undo anyone's change, export, see per-user statistics and agreement, resolve disagreements.
+`GET /comments/{num}` sends an ETag; send it back as `If-Match` when labelling (412 when stale).
+Errors are `{"detail": ...}`; a database that is down answers 503 and the server recovers by itself.
 """
 
 
@@ -32,8 +36,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.stats_cache = StatsCache()
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.idempotency_pruner = Pruner()
     errors.install(app)
-    for module in (comments, labels, stats, users, export, system):
+    logprivacy.install()
+    for module in (auth, comments, labels, stats, users, export, system):
         app.include_router(module.router)
+    app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        DeadlineMiddleware,
+        seconds=settings.db_timeout,
+        retry_after=errors.DB_RETRY_AFTER_SECONDS,
+        detail=errors.DATABASE_UNAVAILABLE,
+    )
     return app

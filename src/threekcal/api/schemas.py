@@ -1,81 +1,60 @@
-"""Request and response bodies. Limits match the columns in threekcal.db.models."""
+"""Request and response bodies; limits and rules come from threekcal.validation."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from threekcal.db.models import MAX_COMMENT_CHARS, MAX_REMARK_CHARS, MAX_USER_CHARS
 from threekcal.emotions import Emotion
+from threekcal.validation import (
+    MAX_COMMENT_CHARS,
+    MAX_REMARK_CHARS,
+    MAX_USER_CHARS,
+    NAME_PATTERN,
+    InvalidInput,
+    clean_comment,
+    clean_name,
+    clean_remark,
+)
 
 MAX_ACCEPT_NUMS = 1000
 LabelSource = Literal["chosen", "accepted", "bulk_accepted", "resolved"]
 MAX_NUM = 2**63 - 1
 
-# Names are one line of printable text: no C0/C1 control characters at all.
-_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-# Texts may span lines and hold tabs; other control characters (NUL first) are refused.
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
+def _pydantic(check: Callable[..., Any]) -> Callable[..., Any]:
+    """A rule of threekcal.validation as a pydantic validator: its refusal becomes a 422 naming the field."""
 
-def _check_name(value: str, field: str, limit: int) -> str:
-    name = value.strip()
-    if not name:
-        raise PydanticCustomError("blank", "{field} must not be empty or whitespace only", {"field": field})
-    if len(name) > limit:
-        raise PydanticCustomError(
-            "too_long",
-            "{field} is too long: {length} characters, the limit is {limit}",
-            {"field": field, "length": len(name), "limit": limit},
-        )
-    if _NAME_CONTROL.search(name):
-        raise PydanticCustomError(
-            "control_characters", "{field} must not contain control characters", {"field": field}
-        )
-    return name
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidInput as error:
+            raise PydanticCustomError(error.code, error.message_template, error.context) from None
 
-
-def _check_text(value: str, field: str, limit: int, *, allow_blank: bool) -> str | None:
-    text = value.strip()
-    if not text:
-        if allow_blank:
-            return None
-        raise PydanticCustomError("blank", "{field} must not be empty or whitespace only", {"field": field})
-    if len(text) > limit:
-        raise PydanticCustomError(
-            "too_long",
-            "{field} is too long: {length} characters after trimming spaces, the limit is {limit}",
-            {"field": field, "length": len(text), "limit": limit},
-        )
-    if _TEXT_CONTROL.search(text):
-        raise PydanticCustomError(
-            "control_characters",
-            "{field} must not contain control characters other than tab and line breaks",
-            {"field": field},
-        )
-    return text
+    return validate
 
 
 RequestUser = Annotated[
     str,
-    AfterValidator(lambda value: _check_name(value, "request_user", MAX_USER_CHARS)),
+    AfterValidator(_pydantic(clean_name)),
     WithJsonSchema(
         {
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_USER_CHARS,
-            "pattern": r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$",
-            "description": "Who writes; trimmed, 1-64 characters, no control characters.",
+            "pattern": NAME_PATTERN,
+            "description": "Who writes; NFC-normalised and trimmed, 1-64 characters, no control, "
+            "invisible formatting (bidi, zero-width) or unassigned characters.",
         }
     ),
 ]
 CommentText = Annotated[
     str,
-    AfterValidator(lambda value: _check_text(value, "comments", MAX_COMMENT_CHARS, allow_blank=False)),
+    AfterValidator(_pydantic(clean_comment)),
     WithJsonSchema(
         {
             "type": "string",
@@ -88,11 +67,7 @@ CommentText = Annotated[
 ]
 Remark = Annotated[
     str | None,
-    AfterValidator(
-        lambda value: (
-            None if value is None else _check_text(value, "remark", MAX_REMARK_CHARS, allow_blank=True)
-        )
-    ),
+    AfterValidator(_pydantic(clean_remark)),
     WithJsonSchema(
         {
             "anyOf": [{"type": "string", "maxLength": MAX_REMARK_CHARS}, {"type": "null"}],
@@ -297,6 +272,12 @@ class Counts(BaseModel):
     predicted: int
     labeled: int
     labeled_and_predicted: int
+    scored: int = Field(
+        default=0, description="Labelled and predicted comments in the selected label sources."
+    )
+    by_label_source: dict[str, int] = Field(
+        default_factory=dict, description="Labelled comments per label source (all sources)."
+    )
 
 
 class ClassMetrics(BaseModel):

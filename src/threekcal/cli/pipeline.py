@@ -21,6 +21,7 @@ from rich.table import Table
 
 from threekcal.cli.app import app
 from threekcal.settings import get_settings
+from threekcal.validation import InvalidInput, clean_name
 
 if TYPE_CHECKING:
     from threekcal.pipeline.predict import ClassifierLike
@@ -269,6 +270,11 @@ def backfill(
 
     _setup_logging()
     _check_engine(engine)
+    if user is not None:
+        try:
+            user = clean_name(user, "--user")
+        except InvalidInput as error:
+            raise _fail(str(error), 2) from None
     selection = BackfillFilter(
         request_user=user,
         since=_parse_time(since, "--since"),

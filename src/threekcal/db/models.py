@@ -23,13 +23,12 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mappe
 
 from threekcal.db.types import UTCDateTime, utcnow
 from threekcal.emotions import LABELS
+from threekcal.validation import MAX_COMMENT_CHARS as MAX_COMMENT_CHARS  # re-exported: old imports
+from threekcal.validation import MAX_REMARK_CHARS, MAX_USER_CHARS
 
 # SQLite only autoincrements an INTEGER PRIMARY KEY; MariaDB gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
-MAX_COMMENT_CHARS = 2000
-MAX_USER_CHARS = 64
-MAX_REMARK_CHARS = 500
 LABEL_CHARS = 16
 SOURCE_CHARS = 16
 TOKEN_LABEL_CHARS = 100
@@ -235,3 +234,19 @@ class PredictionStaging(Base):
     prediction_scores: Mapped[dict[str, float]] = mapped_column(JSON, nullable=False)
     prediction_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     model_version: Mapped[str] = mapped_column(String(255), nullable=False)
+
+
+class IdempotencyKey(Base):
+    """An Idempotency-Key of POST /comments, stored in the same transaction as the comment it made.
+
+    The key is kept as its SHA-256 (fixed width, and exact: MariaDB's collation would fold case), the
+    request as the SHA-256 of its validated body; rows older than the replay window are pruned.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    num: Mapped[int] = mapped_column(BigId, ForeignKey("comments.num", ondelete="CASCADE"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)

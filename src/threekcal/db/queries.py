@@ -16,9 +16,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, insert, or_, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from threekcal.db.models import Comment
+from threekcal.db.session import write_lock_wait
 from threekcal.db.types import utcnow
 
 Sort = Literal["newest", "oldest", "least_confident"]
@@ -46,8 +48,12 @@ def serialized_writes(session: Session) -> Iterator[None]:
     if lock is None:
         with _sqlite_write_locks_guard:
             lock = _sqlite_write_locks.setdefault(engine, threading.Lock())  # type: ignore[call-overload]
-    with lock:
+    if not lock.acquire(timeout=write_lock_wait(engine)):
+        raise sa_exc.TimeoutError("database busy: no write slot within the time limit")
+    try:
         yield
+    finally:
+        lock.release()
 
 
 def new_receipt() -> str:

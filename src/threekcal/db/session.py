@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -12,39 +14,69 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+DEFAULT_CONNECT_TIMEOUT = 5
+UNBOUNDED_SQLITE_BUSY_SECONDS = 30.0  # batch jobs queue behind the API's short writes
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the one writer; busy_timeout makes writers queue instead of failing.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return set_pragmas
 
 
-def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> Engine:
+# Seconds a writer may queue for the per-process SQLite write lock (threekcal.db.queries), per engine.
+_write_lock_waits: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+
+
+def write_lock_wait(engine: Engine) -> float:
+    """How long a writer may wait for this engine's write lock; -1: as long as it takes."""
+    return _write_lock_waits.get(engine, -1.0)
+
+
+def make_engine(url: str, *, pool_size: int = 20, timeout: float | None = None, **kwargs: Any) -> Engine:
+    """An engine; ``timeout`` (seconds) bounds every wait: connect, read, write, statement, lock wait, pool
+    checkout and SQLite's busy wait. Without it (batch jobs, migrations) statements may run long.
+    SQL parameters (comment text, names, receipts) never appear in errors or logs."""
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if "poolclass" not in kwargs:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size)
+        if timeout is not None:
+            kwargs.setdefault("pool_timeout", timeout)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            **kwargs,
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        wait = timeout if timeout is not None else UNBOUNDED_SQLITE_BUSY_SECONDS
+        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": wait}, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas(int(wait * 1000)))
+        if timeout is not None:
+            _write_lock_waits[engine] = timeout
         return engine
     if "charset" not in parsed.query:
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     connect_args = kwargs.pop("connect_args", {})
-    connect_args.setdefault("connect_timeout", 5)
+    connect_args.setdefault("connect_timeout", timeout or DEFAULT_CONNECT_TIMEOUT)
+    if timeout is not None:
+        connect_args.setdefault("read_timeout", timeout)
+        connect_args.setdefault("write_timeout", timeout)
+        # The server gives up first (a clear error, the connection stays usable); the socket timeouts
+        # above catch a server that does not answer at all (frozen, or a network that drops packets).
+        lock_wait = max(1, math.ceil(timeout))
+        connect_args.setdefault(
+            "init_command",
+            f"SET SESSION max_statement_time={timeout:g}, innodb_lock_wait_timeout={lock_wait}",
+        )
     return create_engine(
         parsed,
         pool_pre_ping=True,  # a server that went away and came back is reconnected to transparently
@@ -55,16 +87,16 @@ def make_engine(url: str, *, pool_size: int = 20, **kwargs: Any) -> Engine:
     )
 
 
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    """One pooled engine per URL per process."""
-    return make_engine(url)
+@lru_cache(maxsize=16)
+def engine_for(url: str, timeout: float | None = None) -> Engine:
+    """One pooled engine per URL (and wait bound) per process."""
+    return make_engine(url, timeout=timeout)
 
 
-@lru_cache(maxsize=8)
-def session_factory(url: str) -> sessionmaker[Session]:
+@lru_cache(maxsize=16)
+def session_factory(url: str, timeout: float | None = None) -> sessionmaker[Session]:
     # Cached: building a sessionmaker sets up a Session subclass and its events, far too slow per request.
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+    return sessionmaker(engine_for(url, timeout), expire_on_commit=False)
 
 
 def refresh_planner_statistics(url: str) -> None:

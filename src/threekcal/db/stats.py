@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -77,18 +78,28 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def _scope(request_user: str | None) -> list[ColumnElement[bool]]:
-    return [Comment.request_user == request_user] if request_user is not None else []
+@dataclass(frozen=True)
+class StatsScope:
+    """Which comments the statistics describe: one user's, and labels from some sources only."""
+
+    request_user: str | None = None
+    label_sources: tuple[str, ...] | None = None
 
 
-def _labelled(request_user: str | None) -> list[ColumnElement[bool]]:
+ALL = StatsScope()
+
+
+def _scope(scope: StatsScope) -> list[ColumnElement[bool]]:
+    return [Comment.request_user == scope.request_user] if scope.request_user is not None else []
+
+
+def _labelled(scope: StatsScope) -> list[ColumnElement[bool]]:
     """Rows that have both a true label and a prediction: the ones the model can be scored on."""
-    return [Comment.label.in_(LABELS), Comment.prediction_result.in_(LABELS), *_scope(request_user)]
+    sources = [Comment.label_source.in_(scope.label_sources)] if scope.label_sources else []
+    return [Comment.label.in_(LABELS), Comment.prediction_result.in_(LABELS), *_scope(scope), *sources]
 
 
-def _timeline_and_counts(
-    session: Session, request_user: str | None
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _timeline_and_counts(session: Session, scope: StatsScope) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Comments per UTC day and predicted label; the overall counts are the sums of the same groups."""
     day = func.date(Comment.request_time)
     both = case((and_(Comment.label.is_not(None), Comment.prediction_result.is_not(None)), 1), else_=0)
@@ -100,7 +111,7 @@ def _timeline_and_counts(
             func.count(Comment.label),
             func.sum(both),
         )
-        .where(*_scope(request_user))
+        .where(*_scope(scope))
         .group_by(day, Comment.prediction_result)
         .order_by(day)
     )
@@ -122,9 +133,7 @@ def _timeline_and_counts(
     return list(by_day.values()), counts
 
 
-def _confusion_and_calibration(
-    session: Session, request_user: str | None
-) -> tuple[list[list[int]], dict[str, Any]]:
+def _confusion_and_calibration(session: Session, scope: StatsScope) -> tuple[list[list[int]], dict[str, Any]]:
     """Groups of (true label, predicted label, confidence bin): summed over bins they give the confusion
     matrix, summed over label pairs the calibration table."""
     index = {label: i for i, label in enumerate(LABELS)}
@@ -135,7 +144,7 @@ def _confusion_and_calibration(
             score_bin(Comment.prediction_score, CALIBRATION_BINS, CALIBRATION_BINS - 1).label("bin"),
             Comment.prediction_score.label("confidence"),
         )
-        .where(*_labelled(request_user))
+        .where(*_labelled(scope))
         .subquery()
     )
     query = select(
@@ -200,7 +209,7 @@ def _calibration(count: list[int], confidence_sum: list[float], correct: list[in
     }
 
 
-def _score_histogram(session: Session, request_user: str | None) -> dict[str, Any]:
+def _score_histogram(session: Session, scope: StatsScope) -> dict[str, Any]:
     # Bin first in GROUP BY and IS NOT NULL rather than IN (labels): SQLite then scans the table once
     # instead of walking ix_comments_prediction_result with a row look-up per comment (about 2x slower).
     binned = (
@@ -211,7 +220,7 @@ def _score_histogram(session: Session, request_user: str | None) -> dict[str, An
         .where(
             Comment.prediction_score.is_not(None),
             Comment.prediction_result.is_not(None),
-            *_scope(request_user),
+            *_scope(scope),
         )
         .subquery()
     )
@@ -223,7 +232,7 @@ def _score_histogram(session: Session, request_user: str | None) -> dict[str, An
     return {"bins": [i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)], "counts": counts}
 
 
-def _probability_bins(request_user: str | None) -> CompoundSelect[Any]:
+def _probability_bins(scope: StatsScope) -> CompoundSelect[Any]:
     """Per label, the labelled rows grouped by the bin of that label's stored probability column.
 
     Seven small GROUP BYs over the index ``ix_comments_label``, which holds every column they read."""
@@ -235,7 +244,7 @@ def _probability_bins(request_user: str | None) -> CompoundSelect[Any]:
                 func.sum(case((Comment.label == label, 1), else_=0)),
                 func.count(),
             )
-            .where(*_labelled(request_user), Comment.score_column(label).is_not(None))
+            .where(*_labelled(scope), Comment.score_column(label).is_not(None))
             .group_by(literal_column("bin"))
             for label in LABELS
         )
@@ -281,8 +290,8 @@ def curves_from_bins(positives: list[int], totals: list[int]) -> dict[str, Any]:
     }
 
 
-def _curves(session: Session, request_user: str | None) -> dict[str, Any]:
-    query = _probability_bins(request_user)
+def _curves(session: Session, scope: StatsScope) -> dict[str, Any]:
+    query = _probability_bins(scope)
     positives = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
     totals = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
     for label, bin_index, n_positive, n in session.execute(query):
@@ -292,7 +301,7 @@ def _curves(session: Session, request_user: str | None) -> dict[str, Any]:
     return {label: curves_from_bins(positives[label], totals[label]) for label in LABELS}
 
 
-def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]]:
+def _per_user(session: Session, scope: StatsScope) -> list[dict[str, Any]]:
     total = func.count().label("total")
     both = and_(Comment.label.is_not(None), Comment.prediction_result.is_not(None))
     is_correct = and_(both, Comment.label == Comment.prediction_result)
@@ -304,7 +313,7 @@ def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]
             func.coalesce(func.sum(case((both, 1), else_=0)), 0),
             func.coalesce(func.sum(case((is_correct, 1), else_=0)), 0),
         )
-        .where(*_scope(request_user))
+        .where(*_scope(scope))
         .group_by(Comment.request_user)
         .order_by(total.desc(), Comment.request_user.asc())
         .limit(PER_USER_LIMIT)
@@ -321,20 +330,32 @@ def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]
     ]
 
 
-def compute_stats(session: Session, request_user: str | None = None) -> dict[str, Any]:
-    """Every figure of the statistics page, optionally for one user's comments: five queries."""
-    timeline, counts = _timeline_and_counts(session, request_user)
-    matrix, calibration = _confusion_and_calibration(session, request_user)
+def _by_label_source(session: Session, scope: StatsScope) -> dict[str, int]:
+    """Labelled comments per label source (provenance), whatever ``label_sources`` selects."""
+    query = (
+        select(Comment.label_source, func.count())
+        .where(Comment.label.is_not(None), *_scope(scope))
+        .group_by(Comment.label_source)
+    )
+    return {str(source or "unknown"): int(n) for source, n in session.execute(query)}
+
+
+def compute_stats(session: Session, scope: StatsScope = ALL) -> dict[str, Any]:
+    """Every figure of the statistics page, optionally for one user's comments and some label sources."""
+    timeline, counts = _timeline_and_counts(session, scope)
+    counts["by_label_source"] = _by_label_source(session, scope)
+    matrix, calibration = _confusion_and_calibration(session, scope)
+    counts["scored"] = sum(sum(row) for row in matrix)  # labelled and predicted, in the selected sources
     return {
         "counts": counts,
         "labels": list(LABELS),
         "confusion_matrix": matrix,
         **classification_metrics(matrix),
-        "score_histogram": _score_histogram(session, request_user),
+        "score_histogram": _score_histogram(session, scope),
         "calibration": calibration,
-        "curves": _curves(session, request_user),
+        "curves": _curves(session, scope),
         "timeline": timeline,
-        "per_user": _per_user(session, request_user),
+        "per_user": _per_user(session, scope),
         "generated_at": utcnow(),
     }
 
@@ -361,21 +382,21 @@ class StatsCache:
     def __init__(self, max_age: float = 30.0, max_entries: int = 64) -> None:
         self.max_age = max_age
         self.max_entries = max_entries
-        self._entries: OrderedDict[str | None, tuple[tuple[Any, ...], float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[StatsScope, tuple[tuple[Any, ...], float, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session, request_user: str | None = None) -> dict[str, Any]:
+    def get(self, session: Session, scope: StatsScope = ALL) -> dict[str, Any]:
         version = data_version(session)
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(request_user)
+            entry = self._entries.get(scope)
             if entry is not None and entry[0] == version and now - entry[1] < self.max_age:
-                self._entries.move_to_end(request_user)
+                self._entries.move_to_end(scope)
                 return entry[2]
-        result = compute_stats(session, request_user)
+        result = compute_stats(session, scope)
         with self._lock:
-            self._entries[request_user] = (version, now, result)
-            self._entries.move_to_end(request_user)
+            self._entries[scope] = (version, now, result)
+            self._entries.move_to_end(scope)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return result

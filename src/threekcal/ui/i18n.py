@@ -133,6 +133,12 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "en": "The username contains control characters (such as tabs or line breaks); remove them.",
         "ko": "사용자 이름에 제어 문자(탭, 줄바꿈 등)가 있습니다. 지워 주세요.",
     },
+    "err_user_invisible": {
+        "en": "The username contains invisible or unassigned characters (such as bidi controls or "
+        "zero-width spaces); remove them.",
+        "ko": "사용자 이름에 보이지 않거나 할당되지 않은 문자(양방향 제어, 폭 없는 공백 등)가 있습니다. "
+        "지워 주세요.",
+    },
     "err_comment_missing": {"en": "Enter a comment.", "ko": "코멘트를 입력하세요."},
     "err_comment_too_long": {
         "en": "The comment has {length} characters; at most {limit} are allowed.",

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from threekcal.db.models import MAX_COMMENT_CHARS, MAX_REMARK_CHARS, MAX_USER_CHARS
+from threekcal import validation
 from threekcal.emotions import EMOJI, LABELS
 from threekcal.ui.i18n import translate
 
@@ -36,44 +36,51 @@ __all__ = [
     "validate_submission",
 ]
 
+MAX_COMMENT_CHARS = validation.MAX_COMMENT_CHARS
+MAX_REMARK_CHARS = validation.MAX_REMARK_CHARS
+MAX_USER_CHARS = validation.MAX_USER_CHARS
 SORTS = ("least_confident", "newest", "oldest")
 
 Problem = tuple[str, dict[str, Any]]
 """An i18n key and its parameters."""
 
 
-# The API's rules (threekcal.api.schemas): names are one line of printable text; texts may hold tabs and
-# line breaks but no other control character. Both are trimmed before their length is counted.
-_NAME_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same rules as the API (threekcal.validation): each refusal maps to a message of the web app.
+_USER_MESSAGES = {
+    validation.BLANK: "err_user_missing",
+    validation.TOO_LONG: "err_user_too_long",
+    validation.CONTROL: "err_user_control",
+}
+_COMMENT_MESSAGES = {
+    validation.BLANK: "err_comment_missing",
+    validation.TOO_LONG: "err_comment_too_long",
+}
+_REMARK_MESSAGES = {validation.TOO_LONG: "err_remark_too_long"}
+
+
+def _problem(error: validation.InvalidInput, messages: dict[str, str], fallback: str) -> Problem:
+    return messages.get(error.code, fallback), dict(error.params)
 
 
 def validate_submission(request_user: str, comments: str) -> list[Problem]:
     """The API's rules for POST /comments, checked before sending so the form can say what to fix."""
     problems: list[Problem] = []
-    user = request_user.strip()
-    if not user:
-        problems.append(("err_user_missing", {}))
-    elif len(user) > MAX_USER_CHARS:
-        problems.append(("err_user_too_long", {"limit": MAX_USER_CHARS, "length": len(user)}))
-    elif _NAME_CONTROL.search(user):
-        problems.append(("err_user_control", {}))
-    text = comments.strip()
-    if not text:
-        problems.append(("err_comment_missing", {}))
-    elif len(text) > MAX_COMMENT_CHARS:
-        problems.append(("err_comment_too_long", {"limit": MAX_COMMENT_CHARS, "length": len(text)}))
-    elif _TEXT_CONTROL.search(text):
-        problems.append(("err_comment_control", {}))
+    try:
+        validation.clean_name(request_user)
+    except validation.InvalidInput as error:
+        problems.append(_problem(error, _USER_MESSAGES, "err_user_invisible"))
+    try:
+        validation.clean_comment(comments)
+    except validation.InvalidInput as error:
+        problems.append(_problem(error, _COMMENT_MESSAGES, "err_comment_control"))
     return problems
 
 
 def validate_remark(remark: str) -> list[Problem]:
-    text = remark.strip()
-    if len(text) > MAX_REMARK_CHARS:
-        return [("err_remark_too_long", {"limit": MAX_REMARK_CHARS, "length": len(text)})]
-    if _TEXT_CONTROL.search(text):
-        return [("err_remark_control", {})]
+    try:
+        validation.clean_remark(remark)
+    except validation.InvalidInput as error:
+        return [_problem(error, _REMARK_MESSAGES, "err_remark_control")]
     return []
 
 

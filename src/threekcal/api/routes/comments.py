@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
-from threekcal.api import ratelimit
+from threekcal.api import idempotency_pruning, ratelimit
 from threekcal.api.deps import SessionDep, SettingsDep, open_session
 from threekcal.api.errors import error_responses, validation_error
 from threekcal.api.policy import Action, Allowed, Caller, allowed
@@ -26,10 +28,17 @@ from threekcal.api.schemas import (
     ReceiptOut,
     StaleLabelOut,
 )
-from threekcal.db import judgements, labels, queries
-from threekcal.db.models import MAX_USER_CHARS, Comment
+from threekcal.db import idempotency, judgements, labels, queries
+from threekcal.db.models import Comment
 from threekcal.db.queries import CommentFilter, InvalidCursorError, Sort
 from threekcal.emotions import Emotion
+from threekcal.settings import Settings
+from threekcal.validation import (
+    MAX_IDEMPOTENCY_KEY_CHARS,
+    MAX_USER_CHARS,
+    InvalidInput,
+    clean_idempotency_key,
+)
 
 router = APIRouter(tags=["comments"])
 
@@ -85,23 +94,70 @@ async def comment_filter(
 FilterDep = Annotated[CommentFilter, Depends(comment_filter)]
 
 
+IDEMPOTENCY_DESCRIPTION = (
+    "Optional (IETF httpapi Idempotency-Key draft): a unique value per submission, such as a UUID, sent "
+    "again unchanged when retrying. The same key with the same body within THREEKCAL_IDEMPOTENCY_TTL_HOURS "
+    "(24 h) answers the original 201 (same num and receipt) and stores nothing new; the same key with a "
+    "different body is refused with 422."
+)
+
+
 @router.post(
     "/comments",
     status_code=201,
     response_model=CommentCreated,
     responses=error_responses(400, 413, 429, 503),
     summary="Submit a comment",
+    description="Stores a comment and queues it for prediction. Send an `Idempotency-Key` so that a retry "
+    "after a timeout or a 503 never stores it twice. Limited per username (THREEKCAL_SUBMIT_RATE_LIMIT) and "
+    "per client address (THREEKCAL_SUBMIT_IP_RATE_LIMIT): 429 with Retry-After.",
 )
-def create_comment(body: CommentIn, request: Request, settings: SettingsDep) -> Response:
+def create_comment(
+    body: CommentIn,
+    request: Request,
+    settings: SettingsDep,
+    _caller: Caller(Action.SUBMIT),
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=MAX_IDEMPOTENCY_KEY_CHARS + 2,
+            description=IDEMPOTENCY_DESCRIPTION,
+        ),
+    ] = None,
+) -> Response:
     ratelimit.hit(request, settings.submit_ip_rate_limit, "submit-ip", ratelimit.client_address(request))
     ratelimit.hit(request, settings.submit_rate_limit, "submit-user", body.request_user)
     # The hot path: one INSERT and one commit, no session dependency. The JSON is built here, so FastAPI
     # does not validate the response again in a second trip through the threadpool.
     with open_session(settings) as session:
-        comment = queries.insert_comment(session, request_user=body.request_user, text=body.comments)
+        if idempotency_key is None:
+            comment = queries.insert_comment(session, request_user=body.request_user, text=body.comments)
+        else:
+            comment = _insert_once(session, settings, idempotency_key, body)
+    pruner: idempotency_pruning.Pruner = request.app.state.idempotency_pruner
+    pruner.maybe_prune(settings)
     return Response(
         CommentCreated.model_validate(comment).model_dump_json(), 201, media_type="application/json"
     )
+
+
+def _insert_once(session: Session, settings: Settings, raw_key: str, body: CommentIn) -> Comment:
+    try:
+        key = clean_idempotency_key(raw_key)
+    except InvalidInput as error:
+        raise validation_error(("header", "Idempotency-Key"), str(error), raw_key) from None
+    try:
+        comment, _replayed = idempotency.insert_comment_once(
+            session,
+            request_user=body.request_user,
+            text=body.comments,
+            key=key,
+            window=timedelta(hours=settings.idempotency_ttl_hours),
+        )
+    except idempotency.IdempotencyKeyReusedError as error:
+        raise validation_error(("header", "Idempotency-Key"), str(error), raw_key) from None
+    return comment
 
 
 @router.get(
@@ -147,7 +203,9 @@ def list_comments(
     # Annotators label blind when several judge each comment: they never see others' finished work.
     blind = settings.labels_per_comment > 1 and not allowed(principal.role, Action.RESOLVE)
     if queue or blind:
-        flt = replace(flt, extra=tuple(judgements.queue_conditions(principal.id, settings.labels_per_comment)))
+        flt = replace(
+            flt, extra=tuple(judgements.queue_conditions(principal.id, settings.labels_per_comment))
+        )
     try:
         after = queries.decode_cursor(cursor, sort) if cursor else None
     except InvalidCursorError:

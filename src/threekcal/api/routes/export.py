@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from threekcal.api.deps import AdminDep, SettingsDep, open_session
+from threekcal.api.deps import SettingsDep, open_session
 from threekcal.api.errors import error_responses
+from threekcal.api.policy import Action, Allowed
 from threekcal.api.routes.comments import FilterDep
 from threekcal.api.schemas import CommentOut
 from threekcal.db import queries
@@ -27,9 +28,21 @@ COLUMNS = list(CommentOut.model_fields)
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
+# OWASP CSV injection: a cell starting with one of these is a formula to spreadsheet programs.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(text: str) -> str:
+    """A leading single quote makes the spreadsheet show the cell as text; the rest stays as written
+    (a leading tab is kept, not trimmed, so ``\t=1+1`` cannot turn into a formula)."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _csv_value(value: object) -> object:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if isinstance(value, str):
+        return neutralise_cell(value)
     return value
 
 
@@ -62,9 +75,12 @@ def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
         **error_responses(401, 403, 503),
     },
     summary="Download comments as CSV or JSON Lines (admin)",
+    description="CSV: text cells that start with `=`, `+`, `-`, `@`, a tab or a carriage return get a "
+    "leading single quote (OWASP CSV injection), so spreadsheet programs show them as text instead of "
+    "running them as formulas; strip that quote to get the text as stored. JSON Lines is exact.",
 )
 def export(
-    _admin: AdminDep,
+    _principal: Allowed(Action.EXPORT),
     settings: SettingsDep,
     flt: FilterDep,
     format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",

@@ -92,7 +92,12 @@ def resolve(
 ) -> CommentOut:
     try:
         comment = labels.resolve(
-            session, num, label=body.label, remark=body.remark, by=principal, required=settings.labels_per_comment
+            session,
+            num,
+            label=body.label,
+            remark=body.remark,
+            by=principal,
+            required=settings.labels_per_comment,
         )
     except labels.CommentNotFoundError as error:
         raise HTTPException(status_code=404, detail=str(error)) from None

@@ -1,4 +1,5 @@
-"""Aggregated statistics: public, since they hold no text and no names beyond the per-user table."""
+"""Aggregated statistics. Public: no text and no names; the per-user table and the agreement between
+annotators need an admin (api/policy.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from threekcal.api.deps import SessionDep
+from threekcal.api.deps import SessionDep, SettingsDep
 from threekcal.api.errors import error_responses
-from threekcal.api.schemas import StatsOut
-from threekcal.db import stats
-from threekcal.db.models import MAX_USER_CHARS
+from threekcal.api.policy import Action, Allowed, Caller, allowed
+from threekcal.api.schemas import AgreementOut, LabelSource, StatsOut
+from threekcal.db import judgements, stats
+from threekcal.validation import MAX_USER_CHARS
 
 router = APIRouter(tags=["stats"])
 
@@ -20,13 +22,37 @@ router = APIRouter(tags=["stats"])
     response_model=StatsOut,
     responses=error_responses(503),
     summary="Counts, accuracy, confusion matrix, per-class metrics, calibration, curves, timeline",
+    description="`per_user` (accuracy per submitting user) is filled only for admins. `label_source` "
+    "scores only labels from those sources, e.g. leave bulk_accepted out: "
+    "`?label_source=chosen&label_source=accepted&label_source=resolved`.",
 )
 def get_stats(
     request: Request,
     session: SessionDep,
+    caller: Caller(Action.READ_PUBLIC),
     request_user: Annotated[
         str | None, Query(max_length=MAX_USER_CHARS, description="Only this user.")
     ] = None,
+    label_source: Annotated[
+        list[LabelSource] | None, Query(description="Score only labels from these sources (repeatable).")
+    ] = None,
 ) -> StatsOut:
     cache: stats.StatsCache = request.app.state.stats_cache
-    return StatsOut.model_validate(cache.get(session, request_user))
+    scope = stats.StatsScope(request_user, tuple(sorted(set(label_source))) if label_source else None)
+    result = StatsOut.model_validate(cache.get(session, scope))
+    if caller is None or not allowed(caller.role, Action.USER_STATS):
+        result = result.model_copy(update={"per_user": []})
+    return result
+
+
+@router.get(
+    "/stats/agreement",
+    response_model=AgreementOut,
+    responses=error_responses(401, 403, 503),
+    summary="Agreement between annotators: Cohen's kappa per pair, Krippendorff's alpha, per annotator",
+)
+def get_agreement(
+    _principal: Allowed(Action.USER_STATS), session: SessionDep, settings: SettingsDep
+) -> AgreementOut:
+    result = judgements.agreement(session, min_common=settings.kappa_min_common)
+    return AgreementOut.model_validate({**result, "labels_per_comment": settings.labels_per_comment})

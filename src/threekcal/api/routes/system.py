@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from threekcal.api.deps import SettingsDep
 from threekcal.api.errors import error_responses
+from threekcal.api.policy import Action, require
 from threekcal.api.schemas import HealthOut, PipelineOut
 from threekcal.db import migrate
+from threekcal.db.session import engine_for
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], dependencies=[Depends(require(Action.READ_PUBLIC))])
 
 
 @router.get(
@@ -19,7 +21,7 @@ router = APIRouter(tags=["system"])
 )
 def health(settings: SettingsDep) -> HealthOut:
     """200 only when the database answers and its schema is at the revision this code expects."""
-    current = migrate.current_revision_for(settings.database_url)
+    current = migrate.current_revision(engine_for(settings.database_url, settings.db_timeout))
     head = migrate.head_revision()
     if current is None or current != head:
         raise HTTPException(

@@ -11,7 +11,7 @@ from threekcal.api.errors import error_responses
 from threekcal.api.policy import Action, Allowed
 from threekcal.api.schemas import AccountOut, UserOut
 from threekcal.db import accounts, queries
-from threekcal.db.models import MAX_USER_CHARS
+from threekcal.validation import MAX_USER_CHARS
 
 router = APIRouter(tags=["users"])
 
