@@ -97,14 +97,11 @@ def forbidden(role: str, action: Action) -> HTTPException:
 @cache
 def require(action: Action) -> Callable[..., Any]:
     """The dependency that lets a request through only when its caller may do ``action``. Public
-    actions give the caller's account when a valid token came with the request (else None)."""
+    actions read no credentials and give None (see ``identify`` for public routes that show more)."""
     if action in PUBLIC:
 
-        def public(request: Request, settings: SettingsDep, credentials: CredentialsDep) -> Principal | None:
-            if credentials is None:  # the common case opens no database session (POST /comments is hot)
-                return None
-            with open_session(settings) as session:
-                return optional_principal(request, session, settings, credentials)
+        async def public() -> None:
+            return None
 
         public.action = action  # type: ignore[attr-defined]
         return public
@@ -126,5 +123,26 @@ def Allowed(action: Action) -> Any:  # used as a type: `user: Allowed(Action.LAB
     return Annotated[Principal, Depends(require(action))]
 
 
-def Caller(action: Action) -> Any:  # public actions: the account, or None
-    return Annotated[Principal | None, Depends(require(action))]
+@cache
+def identify(action: Action) -> Callable[..., Any]:
+    """For a public route that shows more to some roles: lets everyone through like ``require`` and gives
+    the caller's account when a valid token came with the request (else None)."""
+    if action not in PUBLIC:
+        raise ValueError(f"{action} is not public: use require()")
+
+    def caller(request: Request, settings: SettingsDep, credentials: CredentialsDep) -> Principal | None:
+        if credentials is None:
+            return None
+        with open_session(settings) as session:
+            return optional_principal(request, session, settings, credentials)
+
+    caller.action = action  # type: ignore[attr-defined]
+    return caller
+
+
+def Caller(action: Action) -> Any:  # public actions: None, or the account with identify()
+    return Annotated[None, Depends(require(action))]
+
+
+def Identified(action: Action) -> Any:
+    return Annotated[Principal | None, Depends(identify(action))]

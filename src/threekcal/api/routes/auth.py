@@ -38,7 +38,7 @@ class MeOut(BaseModel):
     "/auth/login",
     dependencies=[Depends(require(Action.LOGIN))],
     response_model=TokenOut,
-    responses=error_responses(401, 429, 503),
+    responses=error_responses(400, 401, 429, 503),
     summary="Sign in with username and password (OAuth2 password form); answers a bearer token",
 )
 def login(

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 
 from threekcal.api.deps import SessionDep, SettingsDep
 from threekcal.api.errors import error_responses
-from threekcal.api.policy import Action, Allowed, Caller, allowed
+from threekcal.api.policy import Action, Allowed, Identified, allowed
 from threekcal.api.schemas import AgreementOut, LabelSource, StatsOut
 from threekcal.db import judgements, stats
 from threekcal.validation import MAX_USER_CHARS
@@ -29,7 +29,7 @@ router = APIRouter(tags=["stats"])
 def get_stats(
     request: Request,
     session: SessionDep,
-    caller: Caller(Action.READ_PUBLIC),
+    caller: Identified(Action.READ_PUBLIC),
     request_user: Annotated[
         str | None, Query(max_length=MAX_USER_CHARS, description="Only this user.")
     ] = None,

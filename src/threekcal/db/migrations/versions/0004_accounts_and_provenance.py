@@ -10,8 +10,8 @@ Existing data is kept: every name found in ``labeled_by``/``changed_by`` becomes
 account without a password (an admin activates it with a new password), and the labels and events are
 attributed to it. Labels whose newest event was a bulk accept get ``bulk_accepted``, the others ``chosen``.
 
-Revision ID: 0004
-Revises: 0002
+Revision ID: 0004_accounts_and_provenance
+Revises: 0003_idempotency_keys
 Create Date: 2026-11-30
 """
 
@@ -23,8 +23,8 @@ from alembic import op
 
 from threekcal.db.types import UTCDateTime
 
-revision: str = "0004"
-down_revision: str | None = "0002"
+revision: str = "0004_accounts_and_provenance"
+down_revision: str | None = "0003_idempotency_keys"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
