@@ -117,7 +117,7 @@ def test_login_attempts_are_throttled_per_username(settings: Settings, people) -
         settings.model_copy(update={"login_rate_limit": "3/minute", "login_ip_rate_limit": "100/minute"})
     )
     with TestClient(app) as client:
-        codes = [login(client, "ana", "guess-%d" % i).status_code for i in range(5)]
+        codes = [login(client, "ana", f"guess-{i}").status_code for i in range(5)]
         assert codes == [401, 401, 401, 429, 429]
         throttled = login(client, "ana")  # even the right password waits: guessing gains nothing
         assert throttled.status_code == 429
