@@ -3,6 +3,7 @@ current label, remark and author when stale; two clients racing never lose a cha
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 from fastapi.testclient import TestClient
@@ -120,7 +121,7 @@ def test_two_clients_racing_lose_nothing_silently(client: TestClient, people, ro
     for name in headers:
         assert [e["new_remark"] for e in history if e["changed_by"] == name] == saved[name]
     # one unbroken chain: each change started from the state the previous one left
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         assert (after["old_label"], after["old_remark"]) == (before["new_label"], before["new_remark"])
     final = rows.comment(num)
     assert (final.label, final.remark) == (history[-1]["new_label"], history[-1]["new_remark"])
