@@ -130,6 +130,17 @@ def ui(
 
 
 # ------------------------------------------------------------------------------------------- up
+def _first_admin_password(settings: Settings) -> str | None:
+    """Development only: a generated password for the account ``admin`` when no admin can sign in yet."""
+    if settings.env != "development":
+        return None  # production creates nothing by itself: `threekcal users add NAME --role admin`
+    from threekcal.db import accounts
+    from threekcal.db.session import session_factory
+
+    with session_factory(settings.database_url)() as session:
+        return accounts.ensure_first_admin(session)
+
+
 def worker_command_exists() -> bool:
     from typer.main import get_command
 
@@ -194,6 +205,7 @@ def up(
         token = settings.admin_token_value()
     except SettingsError as exc:
         raise _fail(str(exc)) from None
+    admin_password = _first_admin_password(settings)
 
     api_url = f"http://{url_host(host)}:{api_port}"
     ui_url = f"http://{url_host(host)}:{ui_port}"
@@ -238,6 +250,14 @@ def up(
             ("Admin token", token),
             ("Database", _masked(settings.database_url)),
         ]
+        if admin_password is not None:
+            rows.insert(
+                3,
+                (
+                    "Admin login",
+                    f"admin / {admin_password}  (shown once; `threekcal users` manages accounts)",
+                ),
+            )
         console.print(_ready_panel(rows, notes))
         dead = supervisor.supervise()
     if dead is not None:

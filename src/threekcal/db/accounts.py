@@ -174,5 +174,22 @@ def service_account(session: Session) -> User:
         return get_user(session, SERVICE_ACCOUNT)
 
 
+def ensure_first_admin(session: Session) -> str | None:
+    """Development start-up: when no admin can sign in with a password, give the account ``admin`` a
+    generated password (creating the account when missing) and return it, to be shown once; else None."""
+    admins = session.scalars(select(User).where(User.role == "admin", User.active.is_(True))).all()
+    if any(user.password_hash is not None for user in admins):
+        return None
+    password = generate_password()
+    user = find_user(session, SERVICE_ACCOUNT)
+    if user is None:
+        create_user(session, SERVICE_ACCOUNT, role="admin", password=password)
+    elif user.role == "admin" and user.active and user.password_hash is None:
+        reset_password(session, SERVICE_ACCOUNT, password)
+    else:  # an `admin` that is disabled or not an admin was made so on purpose: leave it
+        return None
+    return password
+
+
 def count_admins(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin")) or 0
