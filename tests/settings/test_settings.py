@@ -48,8 +48,12 @@ def test_production_refuses_missing_short_or_blank_admin_token(token: str | None
 
 def test_public_docs_default_off_in_production_only() -> None:
     assert Settings(_env_file=None).docs_enabled()
-    assert not Settings(env="production", admin_token="x" * 32, secret_key="k" * 48, _env_file=None).docs_enabled()
-    on = Settings(env="production", admin_token="x" * 32, secret_key="k" * 48, public_docs=True, _env_file=None)
+    assert not Settings(
+        env="production", admin_token="x" * 32, secret_key="k" * 48, _env_file=None
+    ).docs_enabled()
+    on = Settings(
+        env="production", admin_token="x" * 32, secret_key="k" * 48, public_docs=True, _env_file=None
+    )
     assert on.docs_enabled()
 
 
