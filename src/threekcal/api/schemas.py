@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from threekcal.emotions import Emotion
@@ -102,6 +102,11 @@ class CommentOut(BaseModel):
         default=None,
         description="Where the label came from: chosen (picked by a person), accepted (a prediction "
         "accepted for this comment), bulk_accepted, resolved (an admin's decision on a disagreement).",
+    )
+    etag: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("label_etag", "etag"),
+        description="The label state's ETag, as GET /comments/{num} sends it: send it as If-Match.",
     )
 
 

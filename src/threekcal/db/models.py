@@ -93,6 +93,11 @@ class Comment(Base):
     def reviewed(self) -> bool:
         return self.label is not None
 
+    @property
+    def label_etag(self) -> str:
+        """The ETag of the label state (RFC 9110): it changes with every label change."""
+        return f'"{self.num}-{self.label_version or 0}"'
+
     @classmethod
     def score_column(cls, label: str) -> InstrumentedAttribute[float | None]:
         """The stored probability column of ``label`` (one of LABELS)."""

@@ -220,7 +220,7 @@ def list_comments(
 
 def etag(comment: Comment) -> str:
     """The ETag of a comment's label state: it changes with every label change (RFC 9110)."""
-    return f'"{comment.num}-{comment.label_version or 0}"'
+    return comment.label_etag
 
 
 def _expected_version(if_match: str | None, num: int) -> int | None:

@@ -24,7 +24,8 @@ from threekcal.db.types import utcnow
 router = APIRouter(tags=["export"])
 
 EXPORT_BATCH = 1000
-COLUMNS = list(CommentOut.model_fields)
+EXCLUDED = {"etag"}  # a request-time detail of labelling, not data
+COLUMNS = [name for name in CommentOut.model_fields if name not in EXCLUDED]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -51,7 +52,7 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump().values()])
+        writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump(exclude=EXCLUDED).values()])
         if count % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -61,7 +62,7 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
 
 def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
     for row in rows:
-        yield CommentOut.model_validate(row).model_dump_json() + "\n"
+        yield CommentOut.model_validate(row).model_dump_json(exclude=EXCLUDED) + "\n"
 
 
 @router.get(
