@@ -60,7 +60,13 @@ def admin_token() -> str | None:
 
 
 def account() -> dict[str, str] | None:
-    return st.session_state.get(ACCOUNT_KEY)
+    """The signed-in account; asked of the API once when the session holds only a token."""
+    known = st.session_state.get(ACCOUNT_KEY)
+    if known is None and admin_token():
+        me = fetch(lambda api: api.me(), key="me", admin=True)
+        if me is not None:
+            known = st.session_state[ACCOUNT_KEY] = {"username": me["username"], "role": me["role"]}
+    return known
 
 
 def is_admin() -> bool:
