@@ -167,3 +167,30 @@ def test_keep_theirs_leaves_the_other_label(api: TestClient) -> None:
     assert "was changed by" not in texts(app)
     assert app.selectbox(key=f"edit_label_{num}").value == "fear"
     assert api.get(f"/comments/{num}", headers=bearer(api, "boss")).json()["label"] == "fear"
+
+
+def test_statistics_can_leave_bulk_accepted_labels_out_and_say_how_many(api: TestClient) -> None:
+    boss = bearer(api, "boss")
+    first = api.get("/comments", headers=boss).json()["items"][0]["num"]
+    assert (
+        api.post("/labels/accept", json={"nums": [first]}, headers=boss).json()["accepted"] == 1
+    )  # joy, right
+    second = api.post("/comments", json={"request_user": "writer", "comments": "meh"}).json()["num"]
+    with session_factory(api.app.state.settings.database_url)() as session:  # the pipeline's prediction
+        session.execute(
+            update(Comment).where(Comment.num == second)
+            .values(prediction_result="joy", prediction_score=0.6, prediction_scores={"joy": 0.6},
+                    prediction_time=utcnow(), model_version="test")
+        )  # fmt: skip
+        session.commit()
+    api.put(f"/comments/{second}/label", json={"label": "anger"}, headers=bearer(api, "ana"))  # wrong
+
+    app = AppTest.from_file(str(APP_PATH), default_timeout=30)
+    app.run()
+    app.switch_page("screens/statistics.py").run()
+    accuracy = lambda: next(m.value for m in app.metric if m.label == "Accuracy")  # noqa: E731
+    assert accuracy() == "50.0%"
+    switch = app.toggle(key="stats_leave_out_bulk")
+    assert switch.label == "Leave bulk-accepted labels out (1 of them)"
+    switch.set_value(True).run()
+    assert accuracy() == "0.0%"  # only the person's label counts, and it disagrees with the model

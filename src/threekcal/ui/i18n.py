@@ -229,6 +229,10 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "en": "Leave bulk-accepted labels out ({count} of them)",
         "ko": "일괄 수락한 라벨 제외 ({count}개)",
     },
+    "stats_users_admin_only": {
+        "en": "Figures per user are for admins: log in as an admin on the Label page to see them.",
+        "ko": "사용자별 통계는 관리자만 볼 수 있습니다. 라벨 페이지에서 관리자로 로그인하세요.",
+    },
     "stats_leave_out_bulk_help": {
         "en": "Bulk-accepted labels are the model's own predictions: counting them as truth flatters it.",
         "ko": "일괄 수락한 라벨은 모델 자신의 예측이므로 정답으로 세면 정확도가 부풀려집니다.",

@@ -63,9 +63,16 @@ def account() -> dict[str, str] | None:
     """The signed-in account; asked of the API once when the session holds only a token."""
     known = st.session_state.get(ACCOUNT_KEY)
     if known is None and admin_token():
-        me = fetch(lambda api: api.me(), key="me", admin=True)
-        if me is not None:
-            known = st.session_state[ACCOUNT_KEY] = {"username": me["username"], "role": me["role"]}
+        try:  # quietly: the page's own calls report an API that is down
+            with client(admin=True) as api:
+                me = api.me()
+        except ApiError as exc:
+            if exc.status == 401:
+                logout(message=describe_error(exc))
+            return None
+        except ApiUnavailable:
+            return None
+        known = st.session_state[ACCOUNT_KEY] = {"username": me["username"], "role": me["role"]}
     return known
 
 

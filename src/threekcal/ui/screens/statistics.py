@@ -104,6 +104,9 @@ def time_tab(stats: dict[str, Any], lang: str) -> None:
 
 
 def users_tab(stats: dict[str, Any]) -> None:
+    if not view.is_admin():  # the API leaves usernames out of the public statistics
+        st.info(t("stats_users_admin_only"))
+        return
     st.dataframe(
         charts.per_user_frame(stats),
         hide_index=True,
@@ -146,9 +149,7 @@ def statistics(request_user: str | None) -> None:
     tab_names = ["tab_quality", "tab_per_class", "tab_one_vs_rest", "tab_calibration", "tab_curves"]
     if not labelled:
         tab_names = []
-    tab_names += ["tab_scores", "tab_time"]
-    if view.is_admin():
-        tab_names.append("tab_users")
+    tab_names += ["tab_scores", "tab_time", "tab_users"]
     # Lazy tabs: only the open tab's figures are built and drawn, which keeps the page fast.
     tabs = st.tabs([t(name) for name in tab_names], key=f"{TAB_KEY}_{lang}", on_change="rerun")
     builders = {
