@@ -247,18 +247,20 @@ def up(
             ("Web app", ui_url),
             ("API", api_url),
             ("API docs", f"{api_url}/docs"),
-            ("Admin token", token),
+            ("Service token", f"{token}  (bearer token of the account admin)"),
             ("Database", _masked(settings.database_url)),
         ]
         if admin_password is not None:
-            rows.insert(
-                3,
-                (
-                    "Admin login",
-                    f"admin / {admin_password}  (shown once; `threekcal users` manages accounts)",
-                ),
-            )
+            rows.insert(3, ("Admin login", "admin (password below, shown once)"))
         console.print(_ready_panel(rows, notes))
+        if admin_password is not None:  # one unwrapped line, so it can be copied (and read by tests)
+            console.print(
+                f"Admin login (development, shown once): admin / {admin_password}  "
+                "(manage accounts with `threekcal users`)",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
         dead = supervisor.supervise()
     if dead is not None:
         code = dead.returncode

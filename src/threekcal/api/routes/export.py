@@ -52,7 +52,8 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump(exclude=EXCLUDED).values()])
+        values = CommentOut.model_validate(row).model_dump(exclude=EXCLUDED).values()
+        writer.writerow([_csv_value(value) for value in values])
         if count % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
