@@ -20,7 +20,7 @@ router = APIRouter(tags=["stats"])
 @router.get(
     "/stats",
     response_model=StatsOut,
-    responses=error_responses(503),
+    responses=error_responses(429, 503),  # 429: wrong tokens are throttled like everywhere
     summary="Counts, accuracy, confusion matrix, per-class metrics, calibration, curves, timeline",
     description="`per_user` (accuracy per submitting user) is filled only for admins. `label_source` "
     "scores only labels from those sources, e.g. leave bulk_accepted out: "
