@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 PREDICTION_SECONDS = 120
+EXPECT_SECONDS = 30  # a first page load imports pandas and plotly: seconds on a busy 2-core machine
 
 CONFUSION_DATA_JS = r"""
 () => Array.from(document.querySelectorAll('.js-plotly-plot')).map(plot => ({
@@ -99,6 +100,7 @@ def shoot(page: Page, name: str) -> None:
 def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningStack, page) -> None:
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
     # Home: explanation, the diagram, live pipeline status.
     page.goto(stack.ui_url)
     expect(page.get_by_role("heading", name=re.compile("ThreeKcal: how does this text feel"))).to_be_visible()
@@ -159,6 +161,7 @@ def test_annotator_signs_in_without_admin_actions_and_sees_a_conflict(stack: Run
     from threekcal.db import accounts
     from threekcal.db.session import session_factory
 
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
     with session_factory(stack.database_url)() as session:  # what `threekcal users add` does
         accounts.create_user(session, "ana", role="annotator", password="ana-browser-pass")
     page.goto(f"{stack.ui_url}/label")
