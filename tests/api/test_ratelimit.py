@@ -106,3 +106,13 @@ def test_a_rate_limit_storage_that_is_down_lets_requests_through(settings: Setti
     )
     with TestClient(create_app(dead)) as client:
         assert [_post(client, "u") for _ in range(2)] == [201, 201]
+
+
+def test_several_windows_each_count_and_the_full_one_is_reported(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"submit_rate_limit": "100/minute;3/hour"}))
+    with TestClient(app) as client:
+        assert [_post(client, "hourly") for _ in range(3)] == [201] * 3
+        refused = client.post("/comments", json={"request_user": "hourly", "comments": "more"})
+    assert refused.status_code == 429
+    assert refused.headers["RateLimit-Limit"] == "3"
+    assert 60 < int(refused.headers["Retry-After"]) <= 3600

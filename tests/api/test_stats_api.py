@@ -1,10 +1,39 @@
-"""GET /stats over HTTP: shape, user filter, and a cache that never serves figures older than the data."""
+"""GET /stats over HTTP: shape, user filter, a cache that serves figures at most
+THREEKCAL_STATS_MAX_STALENESS seconds old (0 here: never older than the data) and recomputes at most
+once per that interval under a write flood, and unknown user names that evict nothing."""
 
 from __future__ import annotations
 
+import secrets
+import time
+
+import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from threekcal.api import create_app
+from threekcal.db import stats
 from threekcal.emotions import LABELS
+from threekcal.settings import Settings
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    return create_app(settings.model_copy(update={"stats_max_staleness": 0.0}))
+
+
+@pytest.fixture
+def computations(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Records each time the statistics are really computed (and for which user filter)."""
+    calls: list[str | None] = []
+    real = stats.compute_stats
+
+    def counted(session, scope=stats.ALL):
+        calls.append(scope.request_user)
+        return real(session, scope)
+
+    monkeypatch.setattr(stats, "compute_stats", counted)
+    return calls
 
 
 def submit(client: TestClient, user: str, text: str) -> int:
@@ -57,3 +86,49 @@ def test_stats_for_one_user(client: TestClient, admin, rows) -> None:
     assert [u["request_user"] for u in body["per_user"]] == ["kim"]
     assert client.get("/stats", params={"request_user": "nobody"}).json()["counts"]["total"] == 0
     assert client.get("/stats", params={"request_user": "x" * 65}).status_code == 422
+
+
+def test_a_write_flood_recomputes_at_most_once_per_interval(settings: Settings, computations) -> None:
+    interval = 0.5
+    app = create_app(
+        settings.model_copy(update={"stats_max_staleness": interval, "submit_rate_limit": "10000/minute"})
+    )
+    with TestClient(app) as client:
+        first = client.get("/stats")
+        assert first.json()["counts"]["total"] == 0 and first.json()["age_seconds"] < interval
+        submit(client, "kim", "one")
+        cached = client.get("/stats")
+        assert cached.json()["counts"]["total"] == 0  # served from the cache, and it says how old it is
+        assert cached.json()["generated_at"] == first.json()["generated_at"]
+        assert 0 <= cached.json()["age_seconds"] < interval + 1
+        assert int(cached.headers["Age"]) >= 0
+        started = time.monotonic()
+        answers = 0
+        while time.monotonic() - started < 3 * interval:
+            submit(client, "kim", "more")
+            client.get("/stats")
+            answers += 1
+        elapsed = time.monotonic() - started
+        time.sleep(interval)
+        assert client.get("/stats").json()["counts"]["total"] == answers + 1  # caught up
+    assert answers > 4
+    assert len(computations) <= elapsed / interval + 3
+
+
+def test_unknown_user_names_do_not_evict_the_cache(settings: Settings, computations) -> None:
+    app = create_app(settings.model_copy(update={"stats_max_staleness": 600.0}))
+    with TestClient(app) as client:
+        submit(client, "kim", "hello")
+        client.get("/stats")
+        client.get("/stats", params={"request_user": "kim"})
+        assert computations == [None, "kim"]
+        for _ in range(100):
+            nobody = client.get("/stats", params={"request_user": secrets.token_hex(8)}).json()
+            assert nobody["counts"]["total"] == 0 and nobody["per_user"] == []
+        assert len(computations) <= 3  # names without comments share one result
+        computations.clear()
+        assert client.get("/stats").json()["counts"]["total"] == 1
+        assert client.get("/stats", params={"request_user": "kim"}).json()["counts"]["total"] == 1
+        assert computations == []
+        submit(client, "lee", "new here")  # a name that gets comments is no longer "nobody"
+        assert client.get("/stats", params={"request_user": "lee"}).json()["counts"]["total"] == 1

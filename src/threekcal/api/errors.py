@@ -92,7 +92,34 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
             position = item.get("loc", ("body", None))[-1]
             where = f" at character {position}" if isinstance(position, int) else ""
             return JSONResponse(status_code=400, content={"detail": f"Malformed JSON body: {reason}{where}"})
+    if _has_surrogates(error.errors()):
+        # the echoed input holds lone surrogates, which UTF-8 cannot carry: show them as U+FFFD
+        return JSONResponse(status_code=422, content={"detail": _scrub(jsonable_encoder(error.errors()))})
     return await request_validation_exception_handler(request, error)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return (
+            value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            if _has_surrogates(value)
+            else value
+        )
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_surrogates(item) for item in value)
+    return False
 
 
 def validation_error(field: tuple[str, ...], message: str, value: Any) -> RequestValidationError:

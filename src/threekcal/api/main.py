@@ -21,7 +21,9 @@ personal API tokens (`threekcal users token`) and the service token THREEKCAL_AD
 `admin`) work the same way. Annotators browse the queue, label and undo their own changes; admins also
 bulk accept, undo anyone's change, export, see per-user statistics and agreement, resolve disagreements.
 `GET /comments/{num}` sends an ETag; send it back as `If-Match` when labelling (412 when stale).
-Errors are `{"detail": ...}`; a database that is down answers 503 and the server recovers by itself.
+Errors are `{"detail": ...}`; a database that is down or stuck answers 503 with Retry-After within
+THREEKCAL_DB_TIMEOUT seconds, and the server recovers by itself when it is back.
+Too many requests answer 429 with Retry-After and RateLimit-Limit/-Remaining/-Reset headers.
 """
 
 
@@ -32,9 +34,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="ThreeKcal API",
         version=getattr(threekcal, "__version__", "0.1.0"),
         description=DESCRIPTION,
+        # THREEKCAL_PUBLIC_DOCS (default: off in production only)
+        docs_url="/docs" if settings.docs_enabled() else None,
+        redoc_url="/redoc" if settings.docs_enabled() else None,
+        openapi_url="/openapi.json" if settings.docs_enabled() else None,
     )
     app.state.settings = settings
-    app.state.stats_cache = StatsCache()
+    app.state.stats_cache = StatsCache(min_interval=settings.stats_max_staleness)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.idempotency_pruner = Pruner()
     errors.install(app)

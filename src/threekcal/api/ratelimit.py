@@ -56,33 +56,33 @@ class RateLimiter:
         self._warned_at = 0.0
         self._lock = threading.Lock()
 
-    def hit(self, limit: str, *keys: str) -> float | None:
-        """Counts one hit against every window of ``limit`` for ``keys``; the seconds to wait when one
-        window is full, else None. A storage that fails lets the request through (logged)."""
+    def hit(self, limit: str, *keys: str) -> tuple[RateLimitItem, float] | None:
+        """Counts one hit against every window of ``limit`` for ``keys``; the full window and the seconds
+        to wait when one is full, else None. A storage that fails lets the request through (logged)."""
         identifiers = (self.prefix, *keys)
         try:
             for item in _parsed(limit):
                 if not self.strategy.hit(item, *identifiers):
                     stats = self.strategy.get_window_stats(item, *identifiers)
-                    return max(stats.reset_time - time.time(), 0.0)
+                    return item, max(stats.reset_time - time.time(), 1.0)
         except Exception as error:  # a rate limiter that is down must not take the API down with it
             self._warn(error)
         return None
 
-    def exhausted(self, limit: str, *keys: str) -> float | None:
-        """The seconds to wait when a window of ``limit`` is already full for ``keys``; counts nothing."""
+    def exhausted(self, limit: str, *keys: str) -> tuple[RateLimitItem, float] | None:
+        """The full window of ``limit`` for ``keys`` and the seconds to wait, if one is; counts nothing."""
         identifiers = (self.prefix, *keys)
         try:
             for item in _parsed(limit):
                 if not self.strategy.test(item, *identifiers):
                     stats = self.strategy.get_window_stats(item, *identifiers)
-                    return max(stats.reset_time - time.time(), 1.0)
+                    return item, max(stats.reset_time - time.time(), 1.0)
         except Exception as error:
             self._warn(error)
         return None
 
-    def headers(self, limit: str, *, retry_after: float) -> dict[str, str]:
-        item = _parsed(limit)[0]
+    @staticmethod
+    def headers(item: RateLimitItem, retry_after: float) -> dict[str, str]:
         wait = str(max(math.ceil(retry_after), 1))
         return {
             "Retry-After": wait,
@@ -143,25 +143,21 @@ def client_address(request: Request) -> str:
     return limiter(request).client_address(request)
 
 
-def too_many_requests(rate_limiter: RateLimiter, limit: str, retry_after: float) -> HTTPException:
+def too_many_requests(item: RateLimitItem, retry_after: float) -> HTTPException:
     return HTTPException(
-        status_code=429,
-        detail=TOO_MANY_REQUESTS,
-        headers=rate_limiter.headers(limit, retry_after=retry_after),
+        status_code=429, detail=TOO_MANY_REQUESTS, headers=RateLimiter.headers(item, retry_after)
     )
 
 
 def hit(request: Request, limit: str, *keys: str) -> None:
     """Counts this request against ``limit`` (e.g. "30/minute") for ``keys``; 429 when over it."""
-    rate_limiter = limiter(request)
-    retry_after = rate_limiter.hit(limit, *keys)
-    if retry_after is not None:
-        raise too_many_requests(rate_limiter, limit, retry_after)
+    full = limiter(request).hit(limit, *keys)
+    if full is not None:
+        raise too_many_requests(*full)
 
 
 def refuse_if_exhausted(request: Request, limit: str, *keys: str) -> None:
     """429 when ``limit`` is already used up for ``keys`` (e.g. failed logins), without counting this one."""
-    rate_limiter = limiter(request)
-    retry_after = rate_limiter.exhausted(limit, *keys)
-    if retry_after is not None:
-        raise too_many_requests(rate_limiter, limit, retry_after)
+    full = limiter(request).exhausted(limit, *keys)
+    if full is not None:
+        raise too_many_requests(*full)

@@ -357,7 +357,8 @@ class StatsOut(BaseModel):
     curves: dict[str, Curves]
     timeline: list[TimelineDay]
     per_user: list[UserAccuracy]
-    generated_at: datetime
+    generated_at: datetime = Field(description="When these figures were computed.")
+    age_seconds: float = Field(description="Seconds since generated_at when this answer was served.")
 
 
 class HealthOut(BaseModel):

@@ -55,8 +55,14 @@ def insert_comment_once(
                 if found.request_hash != fingerprint:
                     raise IdempotencyKeyReusedError("Idempotency-Key already used for a different request")
                 return original, True
-            # an expired use of the key (or one whose comment is gone) no longer counts
-            connection.execute(delete(IdempotencyKey).where(IdempotencyKey.key_hash == key_hash))
+            # An expired use of the key no longer counts. Only an expired one: a use not yet visible here
+            # (its transaction still committing, say on a server that was frozen) must stay, so that the
+            # unique key refuses this second insert and the retry below answers as the first did.
+            connection.execute(
+                delete(IdempotencyKey).where(
+                    IdempotencyKey.key_hash == key_hash, IdempotencyKey.created_at < now - window
+                )
+            )
             values = {
                 "comments": text,
                 "request_user": request_user,

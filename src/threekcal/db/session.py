@@ -88,15 +88,26 @@ def make_engine(url: str, *, pool_size: int = 20, timeout: float | None = None, 
 
 
 @lru_cache(maxsize=16)
-def engine_for(url: str, timeout: float | None = None) -> Engine:
-    """One pooled engine per URL (and wait bound) per process."""
+def _engine(url: str, timeout: float | None) -> Engine:
     return make_engine(url, timeout=timeout)
 
 
+def engine_for(url: str, timeout: float | None = None) -> Engine:
+    """One pooled engine per URL (and wait bound) per process."""
+    return _engine(url, timeout)  # both arguments always given: engine_for(u) is engine_for(u, None)
+
+
+engine_for.cache_clear = _engine.cache_clear  # type: ignore[attr-defined]
+
+
 @lru_cache(maxsize=16)
-def session_factory(url: str, timeout: float | None = None) -> sessionmaker[Session]:
+def _session_factory(url: str, timeout: float | None) -> sessionmaker[Session]:
     # Cached: building a sessionmaker sets up a Session subclass and its events, far too slow per request.
     return sessionmaker(engine_for(url, timeout), expire_on_commit=False)
+
+
+def session_factory(url: str, timeout: float | None = None) -> sessionmaker[Session]:
+    return _session_factory(url, timeout)
 
 
 def refresh_planner_statistics(url: str) -> None:

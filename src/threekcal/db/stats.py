@@ -375,28 +375,99 @@ def data_version(session: Session) -> tuple[Any, ...]:
     )
 
 
-class StatsCache:
-    """compute_stats results per user filter, reused while ``data_version`` is unchanged and younger than
-    ``max_age`` seconds (a bound for changes made outside ThreeKcal)."""
+def _has_comments(session: Session, request_user: str) -> bool:
+    return (
+        session.execute(select(Comment.num).where(Comment.request_user == request_user).limit(1)).first()
+        is not None
+    )
 
-    def __init__(self, max_age: float = 30.0, max_entries: int = 64) -> None:
-        self.max_age = max_age
+
+@dataclass
+class _Entry:
+    version: tuple[Any, ...]
+    computed_at: float  # time.monotonic()
+    result: dict[str, Any]
+
+
+class StatsCache:
+    """compute_stats results per user filter.
+
+    A result younger than ``min_interval`` seconds is served as it is, without even asking the database
+    whether anything changed: under a flood of writes the statistics are recomputed at most once per
+    interval. Older ones are reused while ``data_version`` is unchanged and younger than ``max_age`` (a
+    bound for changes made outside ThreeKcal). One thread recomputes a result while the others wait for it.
+    The all-users result is never evicted, and users without comments are not cached, so requests for
+    unknown names cannot push the useful entries out.
+    """
+
+    def __init__(self, min_interval: float = 2.0, max_age: float = 30.0, max_entries: int = 64) -> None:
+        self.min_interval = min_interval
+        self.max_age = max(max_age, min_interval)
         self.max_entries = max_entries
-        self._entries: OrderedDict[StatsScope, tuple[tuple[Any, ...], float, dict[str, Any]]] = OrderedDict()
+        self._entries: OrderedDict[StatsScope, _Entry] = OrderedDict()
+        self._computing: dict[StatsScope, threading.Lock] = {}
+        self._empty: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def get(self, session: Session, scope: StatsScope = ALL) -> dict[str, Any]:
+    def get(self, session: Session, scope: StatsScope = ALL) -> tuple[dict[str, Any], float]:
+        """The statistics of ``scope`` (a user, some label sources) and their age in seconds."""
+        entry = self._fresh(scope)
+        if entry is not None:
+            return entry.result, time.monotonic() - entry.computed_at
+        if (
+            scope.request_user is not None
+            and not self._cached(scope)
+            and not _has_comments(session, scope.request_user)
+        ):
+            return self._nobody(session, scope), 0.0  # one index look-up for a name never seen
+        with self._lock:
+            computing = self._computing.setdefault(scope, threading.Lock())
+        try:
+            with computing:
+                return self._recompute(session, scope)
+        finally:
+            with self._lock:
+                self._computing.pop(scope, None)
+
+    def _recompute(self, session: Session, scope: StatsScope) -> tuple[dict[str, Any], float]:
+        entry = self._fresh(scope)  # another thread may have just computed it
+        if entry is not None:
+            return entry.result, time.monotonic() - entry.computed_at
         version = data_version(session)
         now = time.monotonic()
         with self._lock:
             entry = self._entries.get(scope)
-            if entry is not None and entry[0] == version and now - entry[1] < self.max_age:
-                self._entries.move_to_end(scope)
-                return entry[2]
+        if entry is not None and entry.version == version and now - entry.computed_at < self.max_age:
+            entry.computed_at = now  # checked: still current
+            return entry.result, 0.0
         result = compute_stats(session, scope)
+        self._store(scope, _Entry(version, now, result))
+        return result, time.monotonic() - now
+
+    def _cached(self, scope: StatsScope) -> bool:
         with self._lock:
-            self._entries[scope] = (version, now, result)
+            return scope in self._entries
+
+    def _nobody(self, session: Session, scope: StatsScope) -> dict[str, Any]:
+        """The statistics of a name without comments: all the same, computed once."""
+        if self._empty is None:
+            self._empty = compute_stats(session, scope)
+        return self._empty
+
+    def _fresh(self, scope: StatsScope) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(scope)
+            if entry is not None and time.monotonic() - entry.computed_at < self.min_interval:
+                self._entries.move_to_end(scope)
+                return entry
+        return None
+
+    def _store(self, scope: StatsScope, entry: _Entry) -> None:
+        if scope.request_user is not None and entry.result["counts"]["total"] == 0:
+            return  # nobody by that name: not worth a place
+        with self._lock:
+            self._entries[scope] = entry
             self._entries.move_to_end(scope)
             while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-        return result
+                oldest = next(key for key in self._entries if key != ALL)
+                del self._entries[oldest]

@@ -24,6 +24,17 @@ class SettingsError(ValueError):
     """Configuration that ThreeKcal refuses to run with; the message says what to change."""
 
 
+def weak_secret_problem(value: str, env: str) -> str | None:
+    """What a token or secret lacks for ``env`` ("at least N characters without whitespace"), or None.
+    Development accepts anything (it generates its own); production wants 32 characters."""
+    if env == "development":
+        return None
+    minimum = MIN_PRODUCTION_SECRET_LENGTH if env == "production" else MIN_ADMIN_TOKEN_LENGTH
+    if len(value) < minimum or any(char.isspace() for char in value):
+        return f"at least {minimum} characters without whitespace"
+    return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="THREEKCAL_", env_file=".env", extra="ignore", validate_default=True
@@ -118,14 +129,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _admin_token_is_safe(self) -> Settings:
         token = self.admin_token.get_secret_value() if self.admin_token else ""
-        if self.env == "development":
-            return self
-        minimum = MIN_PRODUCTION_SECRET_LENGTH if self.env == "production" else MIN_ADMIN_TOKEN_LENGTH
-        if len(token) < minimum or any(char.isspace() for char in token):
+        problem = weak_secret_problem(token, self.env)
+        if problem:
             raise SettingsError(
-                f"THREEKCAL_ADMIN_TOKEN must be set to at least {minimum} characters without whitespace "
-                f"when THREEKCAL_ENV={self.env}; generate one with: "
-                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                f"THREEKCAL_ADMIN_TOKEN must be set to {problem} when THREEKCAL_ENV={self.env}; generate one "
+                "with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         return self
 

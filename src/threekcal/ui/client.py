@@ -148,8 +148,11 @@ class ApiClient:
     def me(self) -> dict[str, Any]:
         return self._request("GET", "/auth/me")
 
-    def submit(self, request_user: str, comments: str) -> dict[str, Any]:
-        return self._request("POST", "/comments", json={"request_user": request_user, "comments": comments})
+    def submit(self, request_user: str, comments: str, idempotency_key: str | None = None) -> dict[str, Any]:
+        """POST /comments; send the same ``idempotency_key`` again on a retry and it is stored only once."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        body = {"request_user": request_user, "comments": comments}
+        return self._request("POST", "/comments", json=body, headers=headers)
 
     def by_receipt(self, receipt: str) -> dict[str, Any]:
         return self._request("GET", f"/comments/by-receipt/{receipt}")

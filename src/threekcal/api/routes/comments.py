@@ -126,15 +126,16 @@ def create_comment(
         ),
     ] = None,
 ) -> Response:
+    key = _checked_key(idempotency_key) if idempotency_key is not None else None
     ratelimit.hit(request, settings.submit_ip_rate_limit, "submit-ip", ratelimit.client_address(request))
     ratelimit.hit(request, settings.submit_rate_limit, "submit-user", body.request_user)
     # The hot path: one INSERT and one commit, no session dependency. The JSON is built here, so FastAPI
     # does not validate the response again in a second trip through the threadpool.
     with open_session(settings) as session:
-        if idempotency_key is None:
+        if key is None:
             comment = queries.insert_comment(session, request_user=body.request_user, text=body.comments)
         else:
-            comment = _insert_once(session, settings, idempotency_key, body)
+            comment = _insert_once(session, settings, key, body)
     pruner: idempotency_pruning.Pruner = request.app.state.idempotency_pruner
     pruner.maybe_prune(settings)
     return Response(
@@ -142,11 +143,14 @@ def create_comment(
     )
 
 
-def _insert_once(session: Session, settings: Settings, raw_key: str, body: CommentIn) -> Comment:
+def _checked_key(raw_key: str) -> str:
     try:
-        key = clean_idempotency_key(raw_key)
+        return clean_idempotency_key(raw_key)
     except InvalidInput as error:
         raise validation_error(("header", "Idempotency-Key"), str(error), raw_key) from None
+
+
+def _insert_once(session: Session, settings: Settings, key: str, body: CommentIn) -> Comment:
     try:
         comment, _replayed = idempotency.insert_comment_once(
             session,
@@ -156,7 +160,7 @@ def _insert_once(session: Session, settings: Settings, raw_key: str, body: Comme
             window=timedelta(hours=settings.idempotency_ttl_hours),
         )
     except idempotency.IdempotencyKeyReusedError as error:
-        raise validation_error(("header", "Idempotency-Key"), str(error), raw_key) from None
+        raise validation_error(("header", "Idempotency-Key"), str(error), key) from None
     return comment
 
 

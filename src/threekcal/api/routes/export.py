@@ -49,7 +49,7 @@ def _csv_value(value: object) -> object:
 
 def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is quoted too
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, start=1):
         values = CommentOut.model_validate(row).model_dump(exclude=EXCLUDED).values()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from threekcal.api.deps import SessionDep, SettingsDep
 from threekcal.api.errors import error_responses
@@ -24,10 +24,13 @@ router = APIRouter(tags=["stats"])
     summary="Counts, accuracy, confusion matrix, per-class metrics, calibration, curves, timeline",
     description="`per_user` (accuracy per submitting user) is filled only for admins. `label_source` "
     "scores only labels from those sources, e.g. leave bulk_accepted out: "
-    "`?label_source=chosen&label_source=accepted&label_source=resolved`.",
+    "`?label_source=chosen&label_source=accepted&label_source=resolved`. Recomputed at most once per "
+    "THREEKCAL_STATS_MAX_STALENESS seconds (default 2) however fast comments arrive: `generated_at` says "
+    "when, `age_seconds` and the `Age` header how old it is.",
 )
 def get_stats(
     request: Request,
+    response: Response,
     session: SessionDep,
     caller: Identified(Action.READ_PUBLIC),
     request_user: Annotated[
@@ -39,10 +42,12 @@ def get_stats(
 ) -> StatsOut:
     cache: stats.StatsCache = request.app.state.stats_cache
     scope = stats.StatsScope(request_user, tuple(sorted(set(label_source))) if label_source else None)
-    result = StatsOut.model_validate(cache.get(session, scope))
+    result, age = cache.get(session, scope)
+    response.headers["Age"] = str(int(age))
+    answer = StatsOut.model_validate({**result, "age_seconds": round(age, 3)})
     if caller is None or not allowed(caller.role, Action.USER_STATS):
-        result = result.model_copy(update={"per_user": []})
-    return result
+        answer = answer.model_copy(update={"per_user": []})
+    return answer
 
 
 @router.get(

@@ -1,5 +1,6 @@
 """Upload: submit a comment, then watch its prediction arrive (polled by receipt, no admin token)."""
 
+import uuid
 from typing import Any
 
 import streamlit as st
@@ -25,6 +26,7 @@ SUBMISSIONS_KEY = "upload_submissions"  # this browser session's submissions, ne
 PROBLEMS_KEY = "upload_problems"
 USER_KEY = "upload_user"
 TEXT_KEY = "upload_text"
+IDEMPOTENCY_KEY = "upload_idempotency"  # the key of the submission not yet acknowledged, and its body
 
 
 def submissions() -> list[dict[str, Any]]:
@@ -39,10 +41,22 @@ def submit() -> None:
     st.session_state[PROBLEMS_KEY] = problems
     if problems:
         return
-    created = view.run_action(lambda api: api.submit(user.strip(), text))
+    key = submission_key(user.strip(), text)
+    created = view.run_action(lambda api: api.submit(user.strip(), text, idempotency_key=key))
     if created is not None:
         submissions().insert(0, created)
+        st.session_state.pop(IDEMPOTENCY_KEY, None)
         st.session_state[TEXT_KEY] = ""
+
+
+def submission_key(user: str, text: str) -> str:
+    """One Idempotency-Key per submission: a retry of the same text after a timeout or an error reuses
+    it, so the API stores the comment once; a new text gets a new key."""
+    pending = st.session_state.get(IDEMPOTENCY_KEY)
+    if pending is None or pending["body"] != [user, text]:
+        pending = {"body": [user, text], "key": str(uuid.uuid4())}
+        st.session_state[IDEMPOTENCY_KEY] = pending
+    return str(pending["key"])
 
 
 def refresh_pending() -> None:
