@@ -32,6 +32,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from threekcal.db import accounts
+from threekcal.db.session import session_factory
 from threekcal.emotions import LABELS
 
 CHROMIUM = os.environ.get("THREEKCAL_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -40,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
 ]  # fmt: skip
 TOKEN = "bench-admin-token-0123456789abcdef"
+ADMIN_NAME, ADMIN_PASSWORD = "bench", "bench-admin-password"  # the web app signs in with an account
 STATS_GOAL_MS = 300
 PAGE_GOAL_S = 3.0
 DRAWN_JS = """() => !document.querySelector('[data-testid="stSkeleton"]')
@@ -251,11 +254,12 @@ def browser_timings(ui_url: str, change_label: Callable[[], None]) -> dict[str, 
 
         started = time.perf_counter()
         page.goto(f"{ui_url}/label")
-        page.get_by_label("Admin token", exact=True).wait_for()
+        page.get_by_label("Password", exact=True).wait_for()
         results["label, login form"] = time.perf_counter() - started
-        page.get_by_label("Admin token", exact=True).fill(TOKEN)
+        page.get_by_label("Username", exact=True).fill(ADMIN_NAME)
+        page.get_by_label("Password", exact=True).fill(ADMIN_PASSWORD)
         started = time.perf_counter()
-        page.get_by_label("Admin token", exact=True).press("Enter")
+        page.get_by_label("Password", exact=True).press("Enter")
         page.get_by_text("rows shown").wait_for()
         page.get_by_test_id("stDataFrame").first.locator("canvas").first.wait_for()
         page.wait_for_function(DRAWN_JS, polling=50)
@@ -285,6 +289,8 @@ def main() -> None:
         print(f"filling {args.rows:,} comments ({args.labelled:,} labelled) …", flush=True)
         fill_seconds = fill_database(url, args.rows, args.labelled)
         print(f"  done in {fill_seconds:.1f} s")
+        with session_factory(url)() as session:
+            accounts.create_user(session, ADMIN_NAME, role="admin", password=ADMIN_PASSWORD)
 
         naive_statistics(url)  # warm-up: imports and the file cache, as the API gets below
         naive = timed(lambda: naive_statistics(url), max(1, args.repeat // 2))

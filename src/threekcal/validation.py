@@ -131,3 +131,47 @@ def clean_idempotency_key(value: str, field: str = "Idempotency-Key") -> str:
             message_template="{field} must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
         )
     return match.group(1)
+
+
+# ------------------------------------------------------------------------------------------- accounts
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 256  # Argon2 takes any length; this bounds the hashing cost of one request
+MAX_TOKEN_LABEL_CHARS = 100
+# Account names: ASCII letters, digits and . _ - only: no look-alike letters, no bidi or invisible
+# characters, so a name shown in the audit is the name that signed in.
+_USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+InputError = InvalidInput  # what the account rules raise
+
+
+def check_username(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise InvalidInput(BLANK, "username")
+    if len(name) > MAX_USER_CHARS:
+        raise InvalidInput(TOO_LONG, "username", {"length": len(name), "limit": MAX_USER_CHARS})
+    if not _USERNAME.fullmatch(name):
+        raise InvalidInput(
+            INVISIBLE,
+            "username",
+            message_template="{field} may hold only ASCII letters, digits, '.', '_' and '-', "
+            "and starts with a letter or digit",
+        )
+    return name
+
+
+def check_password(value: str) -> str:
+    if len(value) < MIN_PASSWORD_CHARS:
+        raise InvalidInput(
+            TOO_LONG,
+            "password",
+            message_template=f"{{field}} is too short: at least {MIN_PASSWORD_CHARS} characters",
+        )
+    if len(value) > MAX_PASSWORD_CHARS:
+        raise InvalidInput(TOO_LONG, "password", {"length": len(value), "limit": MAX_PASSWORD_CHARS})
+    return value
+
+
+def check_token_label(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    return clean_name(value, "token label", MAX_TOKEN_LABEL_CHARS)

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from threekcal.api import create_app
-from threekcal.db.models import Comment, LabelEvent
+from threekcal.db.models import Comment, LabelEvent, User
 from threekcal.db.session import session_scope
 from threekcal.settings import Settings
 
@@ -28,7 +28,39 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def admin(settings: Settings) -> dict[str, str]:
+    """The service token THREEKCAL_ADMIN_TOKEN: the built-in account ``admin``."""
     return {"Authorization": f"Bearer {settings.admin_token_value()}"}
+
+
+class Accounts:
+    """Accounts in the test database and bearer headers for them (signed login tokens)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def create(self, name: str, role: str = "annotator", password: str | None = None) -> User:
+        from threekcal.db import accounts
+        from threekcal.db.session import session_factory
+
+        with session_factory(self.settings.database_url)() as session:
+            return accounts.create_user(session, name, role=role, password=password)
+
+    def headers(self, name: str, role: str = "annotator") -> dict[str, str]:
+        """Bearer headers of account ``name`` (created with ``role`` when it does not exist yet)."""
+        from threekcal.api.auth import issue_access_token
+        from threekcal.db import accounts
+        from threekcal.db.session import session_factory
+
+        with session_factory(self.settings.database_url)() as session:
+            user = accounts.find_user(session, name) or accounts.create_user(
+                session, name, role=role, password=None
+            )
+        return {"Authorization": f"Bearer {issue_access_token(self.settings, user)}"}
+
+
+@pytest.fixture
+def people(settings: Settings) -> Accounts:
+    return Accounts(settings)
 
 
 class Rows:

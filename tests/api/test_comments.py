@@ -25,7 +25,10 @@ def test_submit_stores_one_row_and_returns_a_receipt(client: TestClient, rows) -
     assert body["request_user"] == "alice"
     assert body["comments"] == "I love this"
     assert re.fullmatch(r"[A-Za-z0-9_-]{32}", body["receipt"])
-    assert body["prediction_result"] is None and body["label"] is None and body["prediction_scores"] is None
+    assert (
+        body["prediction_result"] is None and body["reviewed"] is False and body["prediction_scores"] is None
+    )
+    assert "label" not in body and "remark" not in body and "labeled_by" not in body
     request_time = datetime.fromisoformat(body["request_time"].replace("Z", "+00:00"))
     assert request_time.utcoffset() == timedelta(0)
     assert before - timedelta(seconds=1) <= request_time <= datetime.now(UTC) + timedelta(seconds=1)

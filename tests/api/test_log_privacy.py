@@ -121,7 +121,7 @@ def test_no_private_value_reaches_the_logs(
             )
             # wrong tokens, throttled
             wrong = {"Authorization": f"Bearer {planted['token']}"}
-            assert [client.get("/comments", headers=wrong).status_code for _ in range(3)] == [403, 403, 429]
+            assert [client.get("/comments", headers=wrong).status_code for _ in range(3)] == [401, 401, 429]
             # an outage: the tables locked by another connection
             with TableLock(settings.database_url):
                 stuck = client.post("/comments", json={"request_user": user, "comments": text + " again"})

@@ -28,9 +28,9 @@ def computations(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     calls: list[str | None] = []
     real = stats.compute_stats
 
-    def counted(session, request_user=None):
-        calls.append(request_user)
-        return real(session, request_user)
+    def counted(session, scope=stats.ALL):
+        calls.append(scope.request_user)
+        return real(session, scope)
 
     monkeypatch.setattr(stats, "compute_stats", counted)
     return calls
@@ -48,7 +48,8 @@ def test_stats_follow_every_change(client: TestClient, admin, rows) -> None:
     a, b = submit(client, "kim", "good"), submit(client, "lee", "bad")
     after_submit = client.get("/stats").json()
     assert after_submit["counts"] == {
-        "total": 2, "pending": 2, "predicted": 0, "labeled": 0, "labeled_and_predicted": 0
+        "total": 2, "pending": 2, "predicted": 0, "labeled": 0, "labeled_and_predicted": 0, "scored": 0,
+        "by_label_source": {},
     }  # fmt: skip
 
     rows.predict(a, "joy", 0.9, {"joy": 0.9, "anger": 0.1})
@@ -64,7 +65,9 @@ def test_stats_follow_every_change(client: TestClient, admin, rows) -> None:
     assert labelled["labels"] == list(LABELS)
     assert labelled["confusion_matrix"][LABELS.index("anger")][LABELS.index("joy")] == 1
     assert labelled["curves"]["anger"]["roc"]["auc"] == 1.0
-    assert [(u["request_user"], u["correct"], u["accuracy"]) for u in labelled["per_user"]] == [
+    assert labelled["per_user"] == []  # public: no usernames
+    per_user = client.get("/stats", headers=admin).json()["per_user"]
+    assert [(u["request_user"], u["correct"], u["accuracy"]) for u in per_user] == [
         ("kim", 1, 1.0),
         ("lee", 0, 0.0),
     ]
@@ -74,11 +77,11 @@ def test_stats_follow_every_change(client: TestClient, admin, rows) -> None:
     assert client.get("/stats").json()["counts"]["labeled"] == 1
 
 
-def test_stats_for_one_user(client: TestClient, rows) -> None:
+def test_stats_for_one_user(client: TestClient, admin, rows) -> None:
     submit(client, "kim", "one")
     submit(client, "kim", "two")
     submit(client, "lee", "three")
-    body = client.get("/stats", params={"request_user": "kim"}).json()
+    body = client.get("/stats", params={"request_user": "kim"}, headers=admin).json()
     assert body["counts"]["total"] == 2
     assert [u["request_user"] for u in body["per_user"]] == ["kim"]
     assert client.get("/stats", params={"request_user": "nobody"}).json()["counts"]["total"] == 0

@@ -84,7 +84,7 @@ def _compute(db_url: str, request_user: str | None = None) -> tuple[dict, list[s
     event.listen(engine, "before_cursor_execute", record)
     try:
         with session_scope(db_url) as session:
-            return stats.compute_stats(session, request_user=request_user), statements
+            return stats.compute_stats(session, stats.StatsScope(request_user)), statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -115,6 +115,8 @@ def test_counts(db_url: str, dataset: list[dict]) -> None:
         "predicted": 1150,
         "labeled": 1010,
         "labeled_and_predicted": 1000,
+        "scored": 1000,
+        "by_label_source": {"unknown": 1010},  # rows written without provenance
     }
     assert result["labels"] == list(LABELS)
 
@@ -124,7 +126,7 @@ def test_classification_metrics_equal_sklearn(db_url: str, dataset: list[dict]) 
     _assert_matches_sklearn(result, dataset)
     per_class = {row["label"]: row for row in result["per_class"]}
     assert per_class["surprise"]["support"] == 0 and per_class["disgust"]["precision"] == 0.0
-    assert len(statements) == 5  # a few GROUP BYs, never row by row
+    assert len(statements) == 6  # a few GROUP BYs (one of them per label source), never row by row
 
 
 def test_metrics_for_one_user_equal_sklearn(db_url: str, dataset: list[dict]) -> None:
@@ -236,9 +238,10 @@ def test_per_user_table(db_url: str, dataset: list[dict]) -> None:
 
 def test_empty_database(db_url: str) -> None:
     result, _ = _compute(db_url)
-    assert result["counts"] == dict.fromkeys(
-        ("total", "pending", "predicted", "labeled", "labeled_and_predicted"), 0
-    )
+    assert result["counts"] == {
+        **dict.fromkeys(("total", "pending", "predicted", "labeled", "labeled_and_predicted", "scored"), 0),
+        "by_label_source": {},
+    }
     assert result["accuracy"] is None and result["calibration"]["ece"] is None
     assert result["confusion_matrix"] == [[0] * 7 for _ in range(7)]
     assert all(row["f1"] == 0.0 and row["support"] == 0 for row in result["per_class"])

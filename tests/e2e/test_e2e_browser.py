@@ -1,5 +1,6 @@
 """The whole loop in a real browser against `threekcal up`: submit, see the prediction, label it as admin,
-see the statistics include it. Then Ctrl-C stops all three processes cleanly.
+see the statistics include it; an annotator signs in, sees no admin actions, and is shown a change made
+meanwhile (412) with the choice to re-apply. Then Ctrl-C stops all three processes cleanly.
 
 Screenshots of every page go to test-artifacts/ (repo root, git-ignored).
 """
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 PREDICTION_SECONDS = 120
+EXPECT_SECONDS = 30  # a first page load imports pandas and plotly: seconds on a busy 2-core machine
 
 CONFUSION_DATA_JS = r"""
 () => Array.from(document.querySelectorAll('.js-plotly-plot')).map(plot => ({
@@ -30,6 +32,19 @@ CONFUSION_DATA_JS = r"""
     })),
 }))
 """
+
+
+def admin_password(stack: RunningStack) -> str:
+    """The password `threekcal up` prints once for the account admin in development."""
+    found = re.search(r"Admin login \(development, shown once\): admin / (\S+)", stack.log())
+    assert found is not None, stack.log()
+    return found.group(1)
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password", exact=True).press("Enter")
 
 
 def wait_for_prediction(stack: RunningStack, num: int) -> dict:
@@ -85,6 +100,7 @@ def shoot(page: Page, name: str) -> None:
 def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningStack, page) -> None:
     from playwright.sync_api import expect
 
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
     # Home: explanation, the diagram, live pipeline status.
     page.goto(stack.ui_url)
     expect(page.get_by_role("heading", name=re.compile("ThreeKcal: how does this text feel"))).to_be_visible()
@@ -105,9 +121,9 @@ def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningSt
     # Label: log in, give the comment a true label other than the prediction, with a remark.
     true_label = next(label for label in LABELS if label != predicted)
     page.goto(f"{stack.ui_url}/label")
-    page.get_by_label("Admin token", exact=True).fill(stack.token)
-    page.get_by_label("Admin token", exact=True).press("Enter")
+    sign_in(page, "admin", admin_password(stack))
     expect(page.get_by_text("1 rows shown · 1 match")).to_be_visible()
+    expect(page.get_by_text("Signed in as admin (admin)")).to_be_visible()
     form = page.get_by_test_id("stForm")
     choose(page, form.get_by_test_id("stSelectbox"), f"{EMOJI[true_label]} {true_label}")
     form.get_by_role("textbox", name="Remark", exact=True).fill("checked by the e2e test")
@@ -135,10 +151,52 @@ def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningSt
     shoot(page, "statistics")
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_annotator_signs_in_without_admin_actions_and_sees_a_conflict(stack: RunningStack, page) -> None:
+    """Runs after the first browser test (same stack): comment #1 exists and has a label."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from threekcal.db import accounts
+    from threekcal.db.session import session_factory
+
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
+    with session_factory(stack.database_url)() as session:  # what `threekcal users add` does
+        accounts.create_user(session, "ana", role="annotator", password="ana-browser-pass")
+    page.goto(f"{stack.ui_url}/label")
+    sign_in(page, "ana", "ana-browser-pass")
+    expect(page.get_by_text("Signed in as ana (annotator)")).to_be_visible()
+    expect(page.get_by_text("1 rows shown · 1 match")).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("^Accept"))).to_have_count(0)  # bulk accept: admins
+    shoot(page, "label-annotator")
+
+    # the admin changes the label after ana's page was read: her save is refused and explained
+    current = api_get(stack, "/comments/1").json()
+    theirs = next(label for label in LABELS if label != current["label"])
+    httpx.put(
+        f"{stack.api_url}/comments/1/label",
+        json={"label": theirs, "remark": "admin changed it"},
+        headers={"Authorization": f"Bearer {stack.token}"},
+        timeout=10,
+    ).raise_for_status()
+    mine = next(label for label in LABELS if label not in (current["label"], theirs))
+    form = page.get_by_test_id("stForm")
+    choose(page, form.get_by_test_id("stSelectbox"), f"{EMOJI[mine]} {mine}")
+    form.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Comment #1 was changed by admin while you edited it")).to_be_visible()
+    shoot(page, "label-conflict")
+    assert api_get(stack, "/comments/1").json()["label"] == theirs  # nothing overwritten silently
+    page.get_by_role("button", name="Re-apply mine").click()
+    expect(page.get_by_text(f"Saved: comment #1 is {EMOJI[mine]} {mine}.")).to_be_visible()
+    stored = api_get(stack, "/comments/1").json()
+    assert (stored["label"], stored["labeled_by"]) == (mine, "ana")
+
+
 @pytest.mark.slow
 def test_ctrl_c_stops_api_worker_and_ui(stack: RunningStack) -> None:
     """Runs after the browser test (same module, same stack); also runs where no browser is installed."""
-    assert "Admin token" in stack.log() and stack.token in stack.log()
+    assert "Service token" in stack.log() and stack.token in stack.log()
     assert port_is_open(stack.api_port) and port_is_open(stack.ui_port)
     assert stack.stop() == 0
     log = stack.log()

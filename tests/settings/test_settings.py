@@ -49,8 +49,12 @@ def test_production_refuses_missing_short_or_blank_admin_token(token: str | None
 
 def test_public_docs_default_off_in_production_only() -> None:
     assert Settings(_env_file=None).docs_enabled()
-    assert not Settings(env="production", admin_token="x" * 32, _env_file=None).docs_enabled()
-    on = Settings(env="production", admin_token="x" * 32, public_docs=True, _env_file=None)
+    assert not Settings(
+        env="production", admin_token="x" * 32, secret_key="k" * 48, _env_file=None
+    ).docs_enabled()
+    on = Settings(
+        env="production", admin_token="x" * 32, secret_key="k" * 48, public_docs=True, _env_file=None
+    )
     assert on.docs_enabled()
 
 
@@ -70,7 +74,7 @@ def test_bad_hardening_settings_are_refused(monkeypatch: pytest.MonkeyPatch, nam
 
 
 def test_production_accepts_a_long_token() -> None:
-    settings = Settings(env="production", admin_token="x" * 32, _env_file=None)
+    settings = Settings(env="production", admin_token="x" * 32, secret_key="k" * 48, _env_file=None)
     assert settings.admin_token_value() == "x" * 32
 
 
@@ -97,3 +101,21 @@ def test_bad_values_are_refused_with_the_variable_named(
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name.removeprefix("THREEKCAL_").lower()):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize("key", [None, "short", "k" * 20 + " " + "k" * 20])
+def test_production_refuses_a_missing_or_weak_secret_key(key: str | None) -> None:
+    with pytest.raises(ValueError, match="THREEKCAL_SECRET_KEY must be set to at least 32 characters"):
+        Settings(env="production", admin_token="x" * 32, secret_key=key, _env_file=None)
+
+
+def test_a_weak_secret_key_is_refused_in_development_too() -> None:
+    with pytest.raises(ValueError, match="THREEKCAL_SECRET_KEY"):
+        Settings(secret_key="short", _env_file=None)
+
+
+def test_development_keeps_its_secret_key_in_var(tmp_path: Path) -> None:
+    key = Settings(var_dir=tmp_path / "var", _env_file=None).secret_key_value()
+    assert len(key) >= 32 and (tmp_path / "var" / "secret-key").read_text().strip() == key
+    assert (tmp_path / "var" / "secret-key").stat().st_mode & 0o077 == 0
+    assert Settings(var_dir=tmp_path / "var", _env_file=None).secret_key_value() == key

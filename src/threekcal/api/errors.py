@@ -21,9 +21,11 @@ DB_RETRY_AFTER_SECONDS = 5
 # OpenAPI descriptions of the error statuses; routes list the ones they can answer.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed JSON body, or an invalid cursor",
-    401: "Admin token required: send Authorization: Bearer <token>",
-    403: "Admin token is not valid",
+    401: "Sign in first (Authorization: Bearer <token>), or the token is invalid or expired, or the "
+    "account is disabled",
+    403: "Your role may not do this",
     404: "Not found",
+    409: "The comment's state does not allow this (already complete, no disagreement, prediction differs)",
     413: "Request body too large",
     429: "Too many requests: wait Retry-After seconds (RateLimit-* headers say the limit)",
     503: "Database unavailable (retry later), or a dependency not ready",
@@ -34,7 +36,8 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """``responses=`` for a route. 413 is on every route, since the body limit applies to any request, and
     429 on admin routes;
     422 is documented by FastAPI itself with its validation schema."""
-    always = {413, 429} if 403 in codes else {413}  # wrong admin tokens are throttled per address
+    # wrong tokens are throttled per address
+    always = {413, 429} if 401 in codes or 403 in codes else {413}
     return {
         code: {"model": ErrorOut, "description": ERROR_DESCRIPTIONS[code]}
         for code in sorted({*codes, *always})

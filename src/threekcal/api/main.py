@@ -9,16 +9,20 @@ from threekcal.api import errors, logprivacy
 from threekcal.api.idempotency_pruning import Pruner
 from threekcal.api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, InvalidUtf8JsonMiddleware
 from threekcal.api.ratelimit import RateLimiter
-from threekcal.api.routes import comments, export, labels, stats, system, users
+from threekcal.api.routes import auth, comments, export, labels, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
 
 DESCRIPTION = """
 Collects short texts and serves their emotion predictions, labels and statistics.
 
-Admin routes need `Authorization: Bearer <token>` (THREEKCAL_ADMIN_TOKEN); `X-Admin-Name` optionally
-names who labels. Errors are `{"detail": ...}`; a database that is down or stuck answers 503 with
-Retry-After within THREEKCAL_DB_TIMEOUT seconds, and the server recovers by itself when it is back.
+Sign in with `POST /auth/login` (username, password) and send `Authorization: Bearer <access_token>`;
+personal API tokens (`threekcal users token`) and the service token THREEKCAL_ADMIN_TOKEN (account
+`admin`) work the same way. Annotators browse the queue, label and undo their own changes; admins also
+bulk accept, undo anyone's change, export, see per-user statistics and agreement, resolve disagreements.
+`GET /comments/{num}` sends an ETag; send it back as `If-Match` when labelling (412 when stale).
+Errors are `{"detail": ...}`; a database that is down or stuck answers 503 with Retry-After within
+THREEKCAL_DB_TIMEOUT seconds, and the server recovers by itself when it is back.
 Too many requests answer 429 with Retry-After and RateLimit-Limit/-Remaining/-Reset headers.
 """
 
@@ -41,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency_pruner = Pruner()
     errors.install(app)
     logprivacy.install()
-    for module in (comments, labels, stats, users, export, system):
+    for module in (auth, comments, labels, stats, users, export, system):
         app.include_router(module.router)
     app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from threekcal.emotions import Emotion
@@ -22,6 +22,7 @@ from threekcal.validation import (
 )
 
 MAX_ACCEPT_NUMS = 1000
+LabelSource = Literal["chosen", "accepted", "bulk_accepted", "resolved"]
 MAX_NUM = 2**63 - 1
 
 
@@ -36,8 +37,6 @@ def _pydantic(check: Callable[..., Any]) -> Callable[..., Any]:
 
     return validate
 
-
-check_admin_name = _pydantic(lambda value: clean_name(value, "X-Admin-Name"))
 
 RequestUser = Annotated[
     str,
@@ -99,10 +98,58 @@ class CommentOut(BaseModel):
     remark: str | None
     labeled_by: str | None
     labeled_at: datetime | None
+    label_source: LabelSource | None = Field(
+        default=None,
+        description="Where the label came from: chosen (picked by a person), accepted (a prediction "
+        "accepted for this comment), bulk_accepted, resolved (an admin's decision on a disagreement).",
+    )
+    etag: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("label_etag", "etag"),
+        description="The label state's ETag, as GET /comments/{num} sends it: send it as If-Match.",
+    )
 
 
-class CommentCreated(CommentOut):
+class ReceiptOut(BaseModel):
+    """What anyone holding the receipt sees: the comment and its prediction, never who reviewed it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    num: int
+    comments: str
+    request_user: str
+    request_time: datetime
+    prediction_result: str | None
+    prediction_score: float | None
+    prediction_scores: dict[str, float] | None
+    prediction_time: datetime | None
+    model_version: str | None
+    reviewed: bool = Field(description="A label has been set for this comment.")
+
+
+class CommentCreated(ReceiptOut):
     receipt: str = Field(description="Opaque, URL-safe secret to look the comment up later.")
+
+
+class LabelResult(CommentOut):
+    judged: bool = Field(
+        default=False, description="Recorded as your judgement (several annotators label each comment)."
+    )
+    complete: bool = Field(default=True, description="The comment has its label now.")
+
+
+class CurrentLabel(BaseModel):
+    label: str | None
+    remark: str | None
+    labeled_by: str | None
+    labeled_at: datetime | None
+    label_source: str | None
+    etag: str
+
+
+class StaleLabelOut(BaseModel):
+    detail: str
+    current: CurrentLabel
 
 
 class CommentPage(BaseModel):
@@ -114,6 +161,10 @@ class CommentPage(BaseModel):
 class LabelIn(BaseModel):
     label: Emotion | None = Field(description="One of the seven emotions, or null to clear the label.")
     remark: Remark = Field(default=None, description="Left out: the current remark stays; null clears it.")
+    source: Literal["chosen", "accepted"] = Field(
+        default="chosen",
+        description="accepted: the person accepted the prediction shown for this comment (must match it).",
+    )
 
 
 Num = Annotated[int, Field(ge=1, le=MAX_NUM)]
@@ -121,11 +172,74 @@ Num = Annotated[int, Field(ge=1, le=MAX_NUM)]
 
 class AcceptIn(BaseModel):
     nums: list[Num] = Field(min_length=1, max_length=MAX_ACCEPT_NUMS)
+    overwrite: bool = Field(default=False, description="Replace labels set by a person too (admins only).")
+    remark: Remark = Field(default=None, description="Remark of the accepted labels; default: none.")
+
+
+class SkippedOut(BaseModel):
+    num: int
+    reason: str
 
 
 class AcceptOut(BaseModel):
     accepted: int
-    skipped: list[int] = Field(description="Numbers not found or without a prediction yet.")
+    skipped: list[SkippedOut] = Field(
+        description="Comments not labelled, with the reason: not found, no prediction yet, or a label set "
+        "by a person (send overwrite: true as an admin to replace it)."
+    )
+
+
+class ResolveIn(BaseModel):
+    label: Emotion
+    remark: Remark = None
+
+
+class JudgementOut(BaseModel):
+    username: str
+    label: str
+    remark: str | None
+    judged_at: datetime
+
+
+class DisagreementOut(BaseModel):
+    num: int
+    comments: str
+    prediction_result: str | None
+    judgements: list[JudgementOut]
+
+
+class PairAgreement(BaseModel):
+    annotators: list[str]
+    common: int
+    kappa: float | None = Field(description="Cohen's kappa (scikit-learn); null when undefined.")
+
+
+class AnnotatorAgreement(BaseModel):
+    username: str
+    judgements: int
+    with_final_label: int
+    agreement_with_final: float | None
+    per_day: dict[str, int]
+
+
+class AgreementOut(BaseModel):
+    annotators: list[AnnotatorAgreement]
+    pairs: list[PairAgreement] = Field(description="Pairs with at least min_common comments in common.")
+    krippendorff_alpha: float | None = Field(description="Nominal alpha over every judgement.")
+    comments: int
+    judgements: int
+    min_common: int
+    labels_per_comment: int
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    username: str
+    role: str
+    active: bool
+    created_at: datetime
+    last_login_at: datetime | None
 
 
 class UndoIn(BaseModel):
@@ -137,8 +251,9 @@ class LabelEventOut(BaseModel):
 
     id: int
     num: int
-    action: Literal["set", "accept", "undo"]
+    action: Literal["set", "accept", "undo", "resolve"]
     changed_by: str
+    label_source: LabelSource | None = None
     changed_at: datetime
     old_label: str | None
     new_label: str | None
@@ -162,6 +277,12 @@ class Counts(BaseModel):
     predicted: int
     labeled: int
     labeled_and_predicted: int
+    scored: int = Field(
+        default=0, description="Labelled and predicted comments in the selected label sources."
+    )
+    by_label_source: dict[str, int] = Field(
+        default_factory=dict, description="Labelled comments per label source (all sources)."
+    )
 
 
 class ClassMetrics(BaseModel):

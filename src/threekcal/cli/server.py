@@ -130,6 +130,17 @@ def ui(
 
 
 # ------------------------------------------------------------------------------------------- up
+def _first_admin_password(settings: Settings) -> str | None:
+    """Development only: a generated password for the account ``admin`` when no admin can sign in yet."""
+    if settings.env != "development":
+        return None  # production creates nothing by itself: `threekcal users add NAME --role admin`
+    from threekcal.db import accounts
+    from threekcal.db.session import session_factory
+
+    with session_factory(settings.database_url)() as session:
+        return accounts.ensure_first_admin(session)
+
+
 def worker_command_exists() -> bool:
     from typer.main import get_command
 
@@ -194,6 +205,7 @@ def up(
         token = settings.admin_token_value()
     except SettingsError as exc:
         raise _fail(str(exc)) from None
+    admin_password = _first_admin_password(settings)
 
     api_url = f"http://{url_host(host)}:{api_port}"
     ui_url = f"http://{url_host(host)}:{ui_port}"
@@ -235,10 +247,20 @@ def up(
             ("Web app", ui_url),
             ("API", api_url),
             ("API docs", f"{api_url}/docs"),
-            ("Admin token", token),
+            ("Service token", f"{token}  (bearer token of the account admin)"),
             ("Database", _masked(settings.database_url)),
         ]
+        if admin_password is not None:
+            rows.insert(3, ("Admin login", "admin (password below, shown once)"))
         console.print(_ready_panel(rows, notes))
+        if admin_password is not None:  # one unwrapped line, so it can be copied (and read by tests)
+            console.print(
+                f"Admin login (development, shown once): admin / {admin_password}  "
+                "(manage accounts with `threekcal users`)",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
         dead = supervisor.supervise()
     if dead is not None:
         code = dead.returncode

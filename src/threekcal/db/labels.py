@@ -1,5 +1,9 @@
-"""Labelling rules: set, accept the prediction, undo. Every change writes a LabelEvent in the same
-transaction as the comment update, so the audit and the data never disagree."""
+"""Labelling rules: set (with a version check), accept predictions, undo, resolve a disagreement. Every
+change of a comment's label writes a LabelEvent in the same transaction as the comment update, so the
+audit and the data never disagree, and bumps ``label_version`` (the ETag of the label).
+
+With several annotators per comment (``required`` > 1) a person's label is a judgement
+(db/judgements.py) until enough judgements agree."""
 
 from __future__ import annotations
 
@@ -10,13 +14,15 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from threekcal.db import judgements
+from threekcal.db.judgements import Author
 from threekcal.db.models import Comment, LabelEvent
 from threekcal.db.queries import serialized_writes
 from threekcal.db.types import utcnow
 from threekcal.emotions import LABELS
 
-DEFAULT_ADMIN_NAME = "admin"
-UNDO_SEARCH_DEPTH = 1000  # how many of an admin's own newest changes "undo my last change" looks through
+UNDO_SEARCH_DEPTH = 1000  # how many of a person's own newest changes "undo my last change" looks through
+HUMAN_SOURCES = frozenset({"chosen", "accepted", "resolved"})  # labels a person decided on
 
 
 class CommentNotFoundError(LookupError):
@@ -27,9 +33,27 @@ class CommentNotFoundError(LookupError):
 
 class NothingToUndoError(LookupError):
     def __init__(self, num: int | None) -> None:
-        where = f"comment {num}" if num is not None else "this admin"
+        where = f"comment {num}" if num is not None else "you"
         super().__init__(f"Nothing to undo for {where}")
         self.num = num
+
+
+class NotYoursError(PermissionError):
+    def __init__(self, num: int, author: str) -> None:
+        super().__init__(f"The newest change of comment {num} is {author}'s: only an admin may undo it")
+        self.num = num
+
+
+class StaleLabelError(Exception):
+    """The label changed since the caller read it (If-Match did not match): nothing was written."""
+
+    def __init__(self, comment: Comment) -> None:
+        super().__init__(f"Comment {comment.num} was changed meanwhile by {comment.labeled_by or 'someone'}")
+        self.comment = comment
+
+
+class LabelConflictError(Exception):
+    """A write that does not fit the comment's state (complete, no disagreement, prediction differs)."""
 
 
 def _change(
@@ -39,33 +63,47 @@ def _change(
     action: str,
     label: str | None,
     remark: str | None,
-    by: str,
+    by: Author,
+    source: str | None,
     now: datetime,
 ) -> None:
+    source = source if label is not None else None
     session.add(
         LabelEvent(
             num=comment.num,
             action=action,
-            changed_by=by,
+            changed_by=by.username,
+            changed_by_id=by.id,
             changed_at=now,
             old_label=comment.label,
             new_label=label,
             old_remark=comment.remark,
             new_remark=remark,
+            label_source=source,
         )
     )
     comment.label = label
     comment.remark = remark
+    comment.label_source = source
+    comment.label_version = (comment.label_version or 0) + 1
     # labeled_by/labeled_at describe the current label; a cleared label has neither (the audit keeps who).
-    comment.labeled_by = by if label is not None else None
+    comment.labeled_by = by.username if label is not None else None
+    comment.labeled_by_id = by.id if label is not None else None
     comment.labeled_at = now if label is not None else None
 
 
 def _locked_comment(session: Session, num: int) -> Comment:
-    comment = session.get(Comment, num, with_for_update=True)
+    comment = session.get(Comment, num, with_for_update=True, populate_existing=True)
     if comment is None:
         raise CommentNotFoundError(num)
     return comment
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    comment: Comment
+    judged: bool = False  # the write was a judgement (several annotators per comment)
+    complete: bool = True  # the comment has its label now
 
 
 def set_label(
@@ -73,59 +111,139 @@ def set_label(
     num: int,
     *,
     label: str | None,
-    by: str,
+    by: Author,
     remark: str | None = None,
     keep_remark: bool = False,
-) -> Comment:
-    """Set (or clear, with None) the label and the remark; ``keep_remark`` leaves the remark as it is."""
+    source: str = "chosen",
+    expected_version: int | None = None,
+    required: int = 1,
+    may_override: bool = False,
+) -> LabelOutcome:
+    """Set (or clear, with None) the label and the remark; ``keep_remark`` leaves the remark as it is.
+
+    ``expected_version``: the ``label_version`` the caller saw; another one raises StaleLabelError.
+    ``source``: "chosen", or "accepted" when the person accepted the shown prediction (it must match).
+    With ``required`` > 1 the label is the person's judgement; the comment gets a label once ``required``
+    judgements agree. A complete comment is changed only by those who ``may_override`` (admins)."""
     if label is not None and label not in LABELS:
         raise ValueError(f"unknown label {label!r}")
     with serialized_writes(session):
         comment = _locked_comment(session, num)
+        if expected_version is not None and comment.label_version != expected_version:
+            session.rollback()
+            raise StaleLabelError(comment)
+        if source == "accepted" and (label is None or label != comment.prediction_result):
+            session.rollback()
+            raise LabelConflictError(
+                f"Comment {num}'s prediction is {comment.prediction_result or 'not there yet'}, "
+                f"so {label} cannot be recorded as an accepted prediction"
+            )
+        now = utcnow()
+        if required > 1 and (comment.label is None or not may_override):
+            if comment.label is not None:
+                session.rollback()
+                raise LabelConflictError(f"Comment {num} already has its label")
+            new_remark = None if keep_remark else remark
+            agreed = judgements.record(
+                session, comment, by=by, label=label, remark=new_remark, required=required
+            )
+            if agreed is not None:
+                _change(
+                    session, comment, action="set", label=agreed, remark=None, by=by, source=source, now=now
+                )
+            session.commit()
+            return LabelOutcome(comment, judged=True, complete=agreed is not None)
         new_remark = comment.remark if keep_remark else remark
-        _change(session, comment, action="set", label=label, remark=new_remark, by=by, now=utcnow())
+        _change(session, comment, action="set", label=label, remark=new_remark, by=by, source=source, now=now)
         session.commit()
-    return comment
+    return LabelOutcome(comment)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    num: int
+    reason: str
 
 
 @dataclass(frozen=True)
 class AcceptResult:
     accepted: int
-    skipped: list[int]
+    skipped: list[Skipped]
 
 
-def accept_predictions(session: Session, nums: Iterable[int], *, by: str) -> AcceptResult:
-    """Label each comment with its own prediction. Comments that are missing or not predicted yet are
-    skipped; comments already labelled with their prediction count as accepted without a new event."""
+def accept_predictions(
+    session: Session,
+    nums: Iterable[int],
+    *,
+    by: Author,
+    overwrite: bool = False,
+    remark: str | None = None,
+) -> AcceptResult:
+    """Label each comment with its own prediction (source ``bulk_accepted``); the old remark goes unless
+    ``remark`` is given. A label a person decided on is never replaced unless ``overwrite``; such
+    comments, and missing or unpredicted ones, come back in ``skipped`` with the reason. Comments already
+    labelled with their prediction count as accepted without a new event."""
     wanted = list(dict.fromkeys(nums))
     with serialized_writes(session):
         found = {
             comment.num: comment
             for comment in session.scalars(
-                select(Comment).where(Comment.num.in_(wanted)).order_by(Comment.num).with_for_update()
+                select(Comment)
+                .where(Comment.num.in_(wanted))
+                .order_by(Comment.num)
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
         }
         now = utcnow()
         accepted = 0
-        skipped: list[int] = []
+        skipped: list[Skipped] = []
         for num in wanted:
             comment = found.get(num)
-            if comment is None or comment.prediction_result not in LABELS:
-                skipped.append(num)
+            if comment is None:
+                skipped.append(Skipped(num, "not found"))
+                continue
+            if comment.prediction_result not in LABELS:
+                skipped.append(Skipped(num, "no prediction yet"))
+                continue
+            if comment.label == comment.prediction_result:
+                accepted += 1
+                continue
+            if comment.label is not None and comment.label_source in HUMAN_SOURCES and not overwrite:
+                skipped.append(
+                    Skipped(num, f"has a label set by a person ({comment.labeled_by}: {comment.label})")
+                )
                 continue
             accepted += 1
-            if comment.label != comment.prediction_result:
-                _change(
-                    session,
-                    comment,
-                    action="accept",
-                    label=comment.prediction_result,
-                    remark=comment.remark,
-                    by=by,
-                    now=now,
-                )
+            _change(
+                session,
+                comment,
+                action="accept",
+                label=comment.prediction_result,
+                remark=remark,
+                by=by,
+                source="bulk_accepted",
+                now=now,
+            )
         session.commit()
     return AcceptResult(accepted=accepted, skipped=skipped)
+
+
+def resolve(
+    session: Session, num: int, *, label: str, remark: str | None, by: Author, required: int
+) -> Comment:
+    """An admin's decision on a comment whose judgements disagree (source ``resolved``)."""
+    if label not in LABELS:
+        raise ValueError(f"unknown label {label!r}")
+    with serialized_writes(session):
+        comment = _locked_comment(session, num)
+        if comment.label is not None or not judgements.disagree(session, num, required):
+            session.rollback()
+            raise LabelConflictError(f"Comment {num} is not waiting for a decision on a disagreement")
+        _change(session, comment, action="resolve", label=label, remark=remark, by=by, source="resolved",
+                now=utcnow())  # fmt: skip
+        session.commit()
+    return comment
 
 
 def _undo_target(session: Session, num: int) -> LabelEvent | None:
@@ -143,11 +261,11 @@ def _undo_target(session: Session, num: int) -> LabelEvent | None:
     return None
 
 
-def _newest_undoable_by(session: Session, by: str) -> LabelEvent | None:
-    """This admin's newest change that is still the one an undo of its comment would revert."""
+def _newest_undoable_by(session: Session, by: Author) -> LabelEvent | None:
+    """This person's newest change that is still the one an undo of its comment would revert."""
     own = session.scalars(
         select(LabelEvent)
-        .where(LabelEvent.changed_by == by, LabelEvent.action != "undo")
+        .where(LabelEvent.changed_by_id == by.id, LabelEvent.action != "undo")
         .order_by(LabelEvent.id.desc())
         .limit(UNDO_SEARCH_DEPTH)
     ).all()
@@ -162,8 +280,10 @@ def _newest_undoable_by(session: Session, by: str) -> LabelEvent | None:
     return None
 
 
-def undo(session: Session, num: int | None, *, by: str) -> Comment:
-    """Revert the newest change of comment ``num``, or with None this admin's newest change."""
+def undo(session: Session, num: int | None, *, by: Author, may_undo_any: bool = False) -> Comment:
+    """Revert the newest change of comment ``num``, or with None this person's newest change. Only those
+    who ``may_undo_any`` revert someone else's change. The label, its remark, source and author come back
+    as they were before the undone change."""
     with serialized_writes(session):
         if num is not None:
             comment = _locked_comment(session, num)
@@ -172,7 +292,18 @@ def undo(session: Session, num: int | None, *, by: str) -> Comment:
             target = _newest_undoable_by(session, by)
             comment = _locked_comment(session, target.num) if target is not None else None
         if target is None or comment is None:
+            session.rollback()
             raise NothingToUndoError(num)
+        if target.changed_by_id != by.id and not may_undo_any:
+            session.rollback()
+            raise NotYoursError(target.num, target.changed_by)
+        before = session.scalars(
+            select(LabelEvent)
+            .where(LabelEvent.num == target.num, LabelEvent.id < target.id)
+            .order_by(LabelEvent.id.desc())
+            .limit(1)
+        ).first()
+        source = before.label_source if before is not None else None
         _change(
             session,
             comment,
@@ -180,8 +311,12 @@ def undo(session: Session, num: int | None, *, by: str) -> Comment:
             label=target.old_label,
             remark=target.old_remark,
             by=by,
+            source=source or ("chosen" if target.old_label is not None else None),
             now=utcnow(),
         )
+        if before is not None and before.changed_by_id is not None and target.old_label is not None:
+            comment.labeled_by, comment.labeled_by_id = before.changed_by, before.changed_by_id
+            comment.labeled_at = before.changed_at
         session.commit()
     return comment
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Computed,
     Double,
     Float,
@@ -29,6 +30,13 @@ from threekcal.validation import MAX_REMARK_CHARS, MAX_USER_CHARS
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 LABEL_CHARS = 16
+SOURCE_CHARS = 16
+TOKEN_LABEL_CHARS = 100
+
+# Where a label comes from (label provenance): picked by a person, a prediction accepted for one comment
+# shown to the person, a bulk accept of predictions, an admin's decision on a disagreement.
+LABEL_SOURCES = ("chosen", "accepted", "bulk_accepted", "resolved")
+ROLES = ("admin", "annotator")
 
 
 class Base(DeclarativeBase):
@@ -66,6 +74,13 @@ class Comment(Base):
     remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
     labeled_by: Mapped[str | None] = mapped_column(String(MAX_USER_CHARS))
     labeled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Migration 0004: the author as an account, where the label came from, and a counter of label
+    # changes that the ETag/If-Match of the label is built on.
+    labeled_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", name="fk_comments_labeled_by_id"), index=True
+    )
+    label_source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))
+    label_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     score_anger: Mapped[float | None] = mapped_column(Double, _stored_probability("anger"))
     score_disgust: Mapped[float | None] = mapped_column(Double, _stored_probability("disgust"))
     score_fear: Mapped[float | None] = mapped_column(Double, _stored_probability("fear"))
@@ -73,6 +88,15 @@ class Comment(Base):
     score_neutral: Mapped[float | None] = mapped_column(Double, _stored_probability("neutral"))
     score_sadness: Mapped[float | None] = mapped_column(Double, _stored_probability("sadness"))
     score_surprise: Mapped[float | None] = mapped_column(Double, _stored_probability("surprise"))
+
+    @property
+    def reviewed(self) -> bool:
+        return self.label is not None
+
+    @property
+    def label_etag(self) -> str:
+        """The ETag of the label state (RFC 9110): it changes with every label change."""
+        return f'"{self.num}-{self.label_version or 0}"'
 
     @classmethod
     def score_column(cls, label: str) -> InstrumentedAttribute[float | None]:
@@ -97,6 +121,7 @@ class Comment(Base):
         ),
         Index("ix_comments_score_num", "prediction_score", "num"),
         Index("ix_comments_prediction_time", "prediction_time"),
+        Index("ix_comments_label_source", "label_source", "label"),
         MARIADB_TABLE_OPTIONS,
     )
 
@@ -111,13 +136,68 @@ class LabelEvent(Base):
     num: Mapped[int] = mapped_column(
         BigId, ForeignKey("comments.num", ondelete="CASCADE"), nullable=False, index=True
     )
-    action: Mapped[str] = mapped_column(String(16), nullable=False)  # set | accept | undo
+    action: Mapped[str] = mapped_column(String(16), nullable=False)  # set | accept | undo | resolve
     changed_by: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    changed_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", name="fk_label_events_changed_by_id"), index=True
+    )
+    label_source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))  # of new_label
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     old_label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
     new_label: Mapped[str | None] = mapped_column(String(LABEL_CHARS))
     old_remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
     new_remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
+
+
+class User(Base):
+    """A person (or the built-in service account ``admin``) who signs in and labels."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("username", name="uq_users_username"), MARIADB_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)  # admin | annotator
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: cannot log in with a password
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_api_tokens_token_hash"), MARIADB_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(TOKEN_LABEL_CHARS))
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Judgement(Base):
+    """One person's label of one comment when several annotators label each comment."""
+
+    __tablename__ = "judgements"
+    __table_args__ = (
+        UniqueConstraint("num", "user_id", name="uq_judgements_num_user"),
+        MARIADB_TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    num: Mapped[int] = mapped_column(
+        BigId, ForeignKey("comments.num", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id"), nullable=False, index=True)
+    label: Mapped[str] = mapped_column(String(LABEL_CHARS), nullable=False)
+    remark: Mapped[str | None] = mapped_column(String(MAX_REMARK_CHARS))
+    judged_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
 class PredictionBatch(Base):

@@ -104,9 +104,13 @@ class CommentFilter:
     q: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    label_sources: tuple[str, ...] | None = None  # label provenance: chosen, accepted, ...
+    extra: tuple[ColumnElement[bool], ...] = ()  # e.g. an annotator's queue (db/judgements.py)
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        conditions: list[ColumnElement[bool]] = []
+        conditions: list[ColumnElement[bool]] = list(self.extra)
+        if self.label_sources:
+            conditions.append(Comment.label_source.in_(self.label_sources))
         if self.request_user is not None:
             conditions.append(Comment.request_user == self.request_user)
         if self.labeled is not None:

@@ -78,18 +78,28 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else 0.0
 
 
-def _scope(request_user: str | None) -> list[ColumnElement[bool]]:
-    return [Comment.request_user == request_user] if request_user is not None else []
+@dataclass(frozen=True)
+class StatsScope:
+    """Which comments the statistics describe: one user's, and labels from some sources only."""
+
+    request_user: str | None = None
+    label_sources: tuple[str, ...] | None = None
 
 
-def _labelled(request_user: str | None) -> list[ColumnElement[bool]]:
+ALL = StatsScope()
+
+
+def _scope(scope: StatsScope) -> list[ColumnElement[bool]]:
+    return [Comment.request_user == scope.request_user] if scope.request_user is not None else []
+
+
+def _labelled(scope: StatsScope) -> list[ColumnElement[bool]]:
     """Rows that have both a true label and a prediction: the ones the model can be scored on."""
-    return [Comment.label.in_(LABELS), Comment.prediction_result.in_(LABELS), *_scope(request_user)]
+    sources = [Comment.label_source.in_(scope.label_sources)] if scope.label_sources else []
+    return [Comment.label.in_(LABELS), Comment.prediction_result.in_(LABELS), *_scope(scope), *sources]
 
 
-def _timeline_and_counts(
-    session: Session, request_user: str | None
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _timeline_and_counts(session: Session, scope: StatsScope) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Comments per UTC day and predicted label; the overall counts are the sums of the same groups."""
     day = func.date(Comment.request_time)
     both = case((and_(Comment.label.is_not(None), Comment.prediction_result.is_not(None)), 1), else_=0)
@@ -101,7 +111,7 @@ def _timeline_and_counts(
             func.count(Comment.label),
             func.sum(both),
         )
-        .where(*_scope(request_user))
+        .where(*_scope(scope))
         .group_by(day, Comment.prediction_result)
         .order_by(day)
     )
@@ -123,9 +133,7 @@ def _timeline_and_counts(
     return list(by_day.values()), counts
 
 
-def _confusion_and_calibration(
-    session: Session, request_user: str | None
-) -> tuple[list[list[int]], dict[str, Any]]:
+def _confusion_and_calibration(session: Session, scope: StatsScope) -> tuple[list[list[int]], dict[str, Any]]:
     """Groups of (true label, predicted label, confidence bin): summed over bins they give the confusion
     matrix, summed over label pairs the calibration table."""
     index = {label: i for i, label in enumerate(LABELS)}
@@ -136,7 +144,7 @@ def _confusion_and_calibration(
             score_bin(Comment.prediction_score, CALIBRATION_BINS, CALIBRATION_BINS - 1).label("bin"),
             Comment.prediction_score.label("confidence"),
         )
-        .where(*_labelled(request_user))
+        .where(*_labelled(scope))
         .subquery()
     )
     query = select(
@@ -201,7 +209,7 @@ def _calibration(count: list[int], confidence_sum: list[float], correct: list[in
     }
 
 
-def _score_histogram(session: Session, request_user: str | None) -> dict[str, Any]:
+def _score_histogram(session: Session, scope: StatsScope) -> dict[str, Any]:
     # Bin first in GROUP BY and IS NOT NULL rather than IN (labels): SQLite then scans the table once
     # instead of walking ix_comments_prediction_result with a row look-up per comment (about 2x slower).
     binned = (
@@ -212,7 +220,7 @@ def _score_histogram(session: Session, request_user: str | None) -> dict[str, An
         .where(
             Comment.prediction_score.is_not(None),
             Comment.prediction_result.is_not(None),
-            *_scope(request_user),
+            *_scope(scope),
         )
         .subquery()
     )
@@ -224,7 +232,7 @@ def _score_histogram(session: Session, request_user: str | None) -> dict[str, An
     return {"bins": [i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)], "counts": counts}
 
 
-def _probability_bins(request_user: str | None) -> CompoundSelect[Any]:
+def _probability_bins(scope: StatsScope) -> CompoundSelect[Any]:
     """Per label, the labelled rows grouped by the bin of that label's stored probability column.
 
     Seven small GROUP BYs over the index ``ix_comments_label``, which holds every column they read."""
@@ -236,7 +244,7 @@ def _probability_bins(request_user: str | None) -> CompoundSelect[Any]:
                 func.sum(case((Comment.label == label, 1), else_=0)),
                 func.count(),
             )
-            .where(*_labelled(request_user), Comment.score_column(label).is_not(None))
+            .where(*_labelled(scope), Comment.score_column(label).is_not(None))
             .group_by(literal_column("bin"))
             for label in LABELS
         )
@@ -282,8 +290,8 @@ def curves_from_bins(positives: list[int], totals: list[int]) -> dict[str, Any]:
     }
 
 
-def _curves(session: Session, request_user: str | None) -> dict[str, Any]:
-    query = _probability_bins(request_user)
+def _curves(session: Session, scope: StatsScope) -> dict[str, Any]:
+    query = _probability_bins(scope)
     positives = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
     totals = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
     for label, bin_index, n_positive, n in session.execute(query):
@@ -293,7 +301,7 @@ def _curves(session: Session, request_user: str | None) -> dict[str, Any]:
     return {label: curves_from_bins(positives[label], totals[label]) for label in LABELS}
 
 
-def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]]:
+def _per_user(session: Session, scope: StatsScope) -> list[dict[str, Any]]:
     total = func.count().label("total")
     both = and_(Comment.label.is_not(None), Comment.prediction_result.is_not(None))
     is_correct = and_(both, Comment.label == Comment.prediction_result)
@@ -305,7 +313,7 @@ def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]
             func.coalesce(func.sum(case((both, 1), else_=0)), 0),
             func.coalesce(func.sum(case((is_correct, 1), else_=0)), 0),
         )
-        .where(*_scope(request_user))
+        .where(*_scope(scope))
         .group_by(Comment.request_user)
         .order_by(total.desc(), Comment.request_user.asc())
         .limit(PER_USER_LIMIT)
@@ -322,20 +330,32 @@ def _per_user(session: Session, request_user: str | None) -> list[dict[str, Any]
     ]
 
 
-def compute_stats(session: Session, request_user: str | None = None) -> dict[str, Any]:
-    """Every figure of the statistics page, optionally for one user's comments: five queries."""
-    timeline, counts = _timeline_and_counts(session, request_user)
-    matrix, calibration = _confusion_and_calibration(session, request_user)
+def _by_label_source(session: Session, scope: StatsScope) -> dict[str, int]:
+    """Labelled comments per label source (provenance), whatever ``label_sources`` selects."""
+    query = (
+        select(Comment.label_source, func.count())
+        .where(Comment.label.is_not(None), *_scope(scope))
+        .group_by(Comment.label_source)
+    )
+    return {str(source or "unknown"): int(n) for source, n in session.execute(query)}
+
+
+def compute_stats(session: Session, scope: StatsScope = ALL) -> dict[str, Any]:
+    """Every figure of the statistics page, optionally for one user's comments and some label sources."""
+    timeline, counts = _timeline_and_counts(session, scope)
+    counts["by_label_source"] = _by_label_source(session, scope)
+    matrix, calibration = _confusion_and_calibration(session, scope)
+    counts["scored"] = sum(sum(row) for row in matrix)  # labelled and predicted, in the selected sources
     return {
         "counts": counts,
         "labels": list(LABELS),
         "confusion_matrix": matrix,
         **classification_metrics(matrix),
-        "score_histogram": _score_histogram(session, request_user),
+        "score_histogram": _score_histogram(session, scope),
         "calibration": calibration,
-        "curves": _curves(session, request_user),
+        "curves": _curves(session, scope),
         "timeline": timeline,
-        "per_user": _per_user(session, request_user),
+        "per_user": _per_user(session, scope),
         "generated_at": utcnow(),
     }
 
@@ -384,70 +404,70 @@ class StatsCache:
         self.min_interval = min_interval
         self.max_age = max(max_age, min_interval)
         self.max_entries = max_entries
-        self._entries: OrderedDict[str | None, _Entry] = OrderedDict()
-        self._computing: dict[str | None, threading.Lock] = {}
+        self._entries: OrderedDict[StatsScope, _Entry] = OrderedDict()
+        self._computing: dict[StatsScope, threading.Lock] = {}
         self._empty: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def get(self, session: Session, request_user: str | None = None) -> tuple[dict[str, Any], float]:
-        """The statistics and their age in seconds."""
-        entry = self._fresh(request_user)
+    def get(self, session: Session, scope: StatsScope = ALL) -> tuple[dict[str, Any], float]:
+        """The statistics of ``scope`` (a user, some label sources) and their age in seconds."""
+        entry = self._fresh(scope)
         if entry is not None:
             return entry.result, time.monotonic() - entry.computed_at
         if (
-            request_user is not None
-            and not self._cached(request_user)
-            and not _has_comments(session, request_user)
+            scope.request_user is not None
+            and not self._cached(scope)
+            and not _has_comments(session, scope.request_user)
         ):
-            return self._nobody(session, request_user), 0.0  # one index look-up for a name never seen
+            return self._nobody(session, scope), 0.0  # one index look-up for a name never seen
         with self._lock:
-            computing = self._computing.setdefault(request_user, threading.Lock())
+            computing = self._computing.setdefault(scope, threading.Lock())
         try:
             with computing:
-                return self._recompute(session, request_user)
+                return self._recompute(session, scope)
         finally:
             with self._lock:
-                self._computing.pop(request_user, None)
+                self._computing.pop(scope, None)
 
-    def _recompute(self, session: Session, request_user: str | None) -> tuple[dict[str, Any], float]:
-        entry = self._fresh(request_user)  # another thread may have just computed it
+    def _recompute(self, session: Session, scope: StatsScope) -> tuple[dict[str, Any], float]:
+        entry = self._fresh(scope)  # another thread may have just computed it
         if entry is not None:
             return entry.result, time.monotonic() - entry.computed_at
         version = data_version(session)
         now = time.monotonic()
         with self._lock:
-            entry = self._entries.get(request_user)
+            entry = self._entries.get(scope)
         if entry is not None and entry.version == version and now - entry.computed_at < self.max_age:
             entry.computed_at = now  # checked: still current
             return entry.result, 0.0
-        result = compute_stats(session, request_user)
-        self._store(request_user, _Entry(version, now, result))
+        result = compute_stats(session, scope)
+        self._store(scope, _Entry(version, now, result))
         return result, time.monotonic() - now
 
-    def _cached(self, request_user: str | None) -> bool:
+    def _cached(self, scope: StatsScope) -> bool:
         with self._lock:
-            return request_user in self._entries
+            return scope in self._entries
 
-    def _nobody(self, session: Session, request_user: str) -> dict[str, Any]:
+    def _nobody(self, session: Session, scope: StatsScope) -> dict[str, Any]:
         """The statistics of a name without comments: all the same, computed once."""
         if self._empty is None:
-            self._empty = compute_stats(session, request_user)
+            self._empty = compute_stats(session, scope)
         return self._empty
 
-    def _fresh(self, request_user: str | None) -> _Entry | None:
+    def _fresh(self, scope: StatsScope) -> _Entry | None:
         with self._lock:
-            entry = self._entries.get(request_user)
+            entry = self._entries.get(scope)
             if entry is not None and time.monotonic() - entry.computed_at < self.min_interval:
-                self._entries.move_to_end(request_user)
+                self._entries.move_to_end(scope)
                 return entry
         return None
 
-    def _store(self, request_user: str | None, entry: _Entry) -> None:
-        if request_user is not None and entry.result["counts"]["total"] == 0:
+    def _store(self, scope: StatsScope, entry: _Entry) -> None:
+        if scope.request_user is not None and entry.result["counts"]["total"] == 0:
             return  # nobody by that name: not worth a place
         with self._lock:
-            self._entries[request_user] = entry
-            self._entries.move_to_end(request_user)
+            self._entries[scope] = entry
+            self._entries.move_to_end(scope)
             while len(self._entries) > self.max_entries:
-                oldest = next(key for key in self._entries if key is not None)
+                oldest = next(key for key in self._entries if key != ALL)
                 del self._entries[oldest]

@@ -16,6 +16,8 @@ from threekcal.emotions import DEFAULT_MODEL
 MIN_ADMIN_TOKEN_LENGTH = 16
 MIN_PRODUCTION_SECRET_LENGTH = 32  # tokens and secrets in production: at least this long, no whitespace
 DEV_TOKEN_FILE = "admin-token"
+DEV_SECRET_KEY_FILE = "secret-key"
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -76,8 +78,23 @@ class Settings(BaseSettings):
     stats_max_staleness: float = Field(default=2.0, ge=0, le=3600)
     idempotency_ttl_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     public_docs: bool | None = None  # default: on, except in production
+    # Accounts: the key that signs login tokens (HS256), their lifetime, login throttling
+    secret_key: SecretStr | None = None
+    access_token_minutes: int = Field(default=12 * 60, ge=1, le=60 * 24 * 30)
+    login_rate_limit: str = "5/minute;30/hour"  # attempts per username
+    login_ip_rate_limit: str = "20/minute"  # attempts per client address
+    # Several annotators per comment: judgements needed (and agreeing) before a comment gets its label
+    labels_per_comment: int = Field(default=1, ge=1, le=10)
+    # agreement statistics: Cohen's kappa for a pair of annotators needs this many comments in common
+    kappa_min_common: int = Field(default=20, ge=2, le=100_000)
 
-    @field_validator("submit_rate_limit", "submit_ip_rate_limit", "auth_failure_rate_limit")
+    @field_validator(
+        "submit_rate_limit",
+        "submit_ip_rate_limit",
+        "auth_failure_rate_limit",
+        "login_rate_limit",
+        "login_ip_rate_limit",
+    )
     @classmethod
     def _rate_limit_syntax(cls, value: str) -> str:
         from limits import parse_many
@@ -130,6 +147,34 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _secret_key_is_safe(self) -> Settings:
+        if self.secret_key is None and self.env != "production":
+            return self  # development keeps one in var/, tests get one per process (secret_key_value)
+        key = self.secret_key.get_secret_value() if self.secret_key else ""
+        if len(key) < MIN_SECRET_KEY_LENGTH or any(char.isspace() for char in key):
+            raise SettingsError(
+                f"THREEKCAL_SECRET_KEY must be set to at least {MIN_SECRET_KEY_LENGTH} characters without "
+                f"whitespace{' when THREEKCAL_ENV=production' if self.env == 'production' else ''} (it signs "
+                "login tokens); generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
+        return self
+
+    def secret_key_value(self) -> str:
+        """The key that signs login tokens. Development generates one once and keeps it in
+        ``var/secret-key`` (logins survive restarts); the test environment makes one per process."""
+        if self.secret_key and len(self.secret_key.get_secret_value()) >= MIN_SECRET_KEY_LENGTH:
+            return self.secret_key.get_secret_value()
+        if self.env == "production":  # pragma: no cover - the validator refuses this first
+            raise SettingsError("THREEKCAL_SECRET_KEY is missing")
+        if self.env == "test":
+            key = _process_test_key()
+        else:
+            key = _kept_secret(self.var_dir / DEV_SECRET_KEY_FILE, 48)
+        self.secret_key = SecretStr(key)
+        return key
+
     def admin_token_value(self) -> str:
         """The admin token; in development one is generated once and kept in ``var/admin-token``."""
         if self.admin_token and len(self.admin_token.get_secret_value()) >= MIN_ADMIN_TOKEN_LENGTH:
@@ -148,6 +193,24 @@ class Settings(BaseSettings):
         path.write_text(token + "\n")
         self.admin_token = SecretStr(token)
         return token
+
+
+@lru_cache
+def _process_test_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def _kept_secret(path: Path, nbytes: int) -> str:
+    """A secret kept in ``path`` (mode 0600), generated on first use."""
+    if path.exists():
+        value = path.read_text().strip()
+        if len(value) >= MIN_SECRET_KEY_LENGTH:
+            return value
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(nbytes)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
 
 
 @lru_cache

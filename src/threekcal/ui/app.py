@@ -5,12 +5,13 @@ from pathlib import Path
 import streamlit as st
 
 from threekcal.ui.logic import set_display_timezone
-from threekcal.ui.view import language_switch, t
+from threekcal.ui.view import account_box, language_switch, t
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 
 st.set_page_config(page_title="ThreeKcal", page_icon="😀", layout="wide")
 language_switch()
+account_box()
 set_display_timezone(st.context.timezone)  # the browser's zone; None before the browser has said it
 page = st.navigation(
     [

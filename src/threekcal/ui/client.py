@@ -35,12 +35,14 @@ class ApiUnavailable(Exception):
 
 
 class ApiError(Exception):
-    """The API answered with an error status; ``detail`` is its message, made readable."""
+    """The API answered with an error status; ``detail`` is its message, made readable; ``body`` the
+    whole JSON answer (a 412 carries the comment's current label there)."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, body: Any = None) -> None:
         super().__init__(f"{status}: {detail}")
         self.status = status
         self.detail = detail
+        self.body = body
 
 
 def format_detail(detail: Any) -> str:
@@ -114,13 +116,15 @@ class ApiClient:
                 raise ApiError(
                     response.status_code, "the API answered with something that is not JSON"
                 ) from exc
+        body: Any = None
         try:
-            detail = format_detail(response.json().get("detail", response.text))
+            body = response.json()
+            detail = format_detail(body.get("detail", response.text))
         except (ValueError, AttributeError):
             detail = response.text.strip() or response.reason_phrase
         if response.status_code == httpx.codes.SERVICE_UNAVAILABLE:
             raise ApiUnavailable(self.base_url, detail)
-        raise ApiError(response.status_code, detail)
+        raise ApiError(response.status_code, detail, body)
 
     # Public endpoints.
     def health(self) -> dict[str, Any]:
@@ -129,8 +133,20 @@ class ApiClient:
     def pipeline(self) -> dict[str, Any]:
         return self._request("GET", "/pipeline")
 
-    def stats(self, request_user: str | None = None) -> dict[str, Any]:
-        return self._request("GET", "/stats", params=_clean_params({"request_user": request_user}))
+    def stats(
+        self, request_user: str | None = None, label_sources: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        params: list[tuple[str, str]] = list(_clean_params({"request_user": request_user}).items())
+        params += [("label_source", source) for source in label_sources or ()]
+        return self._request("GET", "/stats", params=params)
+
+    def login(self, username: str, password: str) -> str:
+        """The bearer token for this username and password (OAuth2 password form)."""
+        answer = self._request("POST", "/auth/login", data={"username": username, "password": password})
+        return str(answer["access_token"])
+
+    def me(self) -> dict[str, Any]:
+        return self._request("GET", "/auth/me")
 
     def submit(self, request_user: str, comments: str, idempotency_key: str | None = None) -> dict[str, Any]:
         """POST /comments; send the same ``idempotency_key`` again on a retry and it is stored only once."""
@@ -158,8 +174,14 @@ class ApiClient:
     def comment(self, num: int) -> dict[str, Any]:
         return self._request("GET", f"/comments/{int(num)}")
 
-    def set_label(self, num: int, label: str | None, remark: str | None) -> dict[str, Any]:
-        return self._request("PUT", f"/comments/{int(num)}/label", json={"label": label, "remark": remark})
+    def set_label(
+        self, num: int, label: str | None, remark: str | None, *, etag: str | None = None
+    ) -> dict[str, Any]:
+        """Set the label; with ``etag`` (what the person saw) a change made meanwhile answers 412."""
+        headers = {"If-Match": etag} if etag else {}
+        return self._request(
+            "PUT", f"/comments/{int(num)}/label", json={"label": label, "remark": remark}, headers=headers
+        )
 
     def accept(self, nums: Iterable[int]) -> dict[str, Any]:
         return self._request("POST", "/labels/accept", json={"nums": [int(num) for num in nums]})

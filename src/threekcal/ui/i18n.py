@@ -40,9 +40,21 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "ko": "API가 요청을 거부했습니다(오류 {status}): {detail}",
     },
     "login_rejected": {
-        "en": "The admin token was not accepted: {detail}. Log in again.",
-        "ko": "관리자 토큰이 받아들여지지 않았습니다: {detail}. 다시 로그인하세요.",
+        "en": "You are signed out: {detail}. Log in again.",
+        "ko": "로그아웃되었습니다: {detail}. 다시 로그인하세요.",
     },
+    "not_allowed": {
+        "en": "Your role may not do this: {detail}",
+        "ko": "이 작업을 할 권한이 없습니다: {detail}",
+    },
+    "login_failed": {
+        "en": "Wrong username or password, or the account is disabled.",
+        "ko": "사용자 이름 또는 비밀번호가 틀렸거나 비활성화된 계정입니다.",
+    },
+    "signed_in_as": {"en": "Signed in as **{user}** ({role})", "ko": "**{user}**(으)로 로그인됨 ({role})"},
+    "role_admin": {"en": "admin", "ko": "관리자"},
+    "role_annotator": {"en": "annotator", "ko": "라벨러"},
+    "someone": {"en": "someone", "ko": "다른 사람"},
     # Emotions
     "emotion_anger": {"en": "anger", "ko": "분노"},
     "emotion_disgust": {"en": "disgust", "ko": "혐오"},
@@ -189,17 +201,42 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     # Label
     "label_title": {"en": "Label comments", "ko": "코멘트 라벨"},
     "login_needed": {
-        "en": "This page is for the admin. Log in with the admin token (`threekcal up` prints it).",
-        "ko": "관리자 전용 페이지입니다. 관리자 토큰으로 로그인하세요(`threekcal up`이 출력합니다).",
+        "en": "This page is for annotators and admins. Log in with your username and password "
+        "(`threekcal users add` creates accounts; `threekcal up` prints the first admin's password).",
+        "ko": "라벨러와 관리자 전용 페이지입니다. 사용자 이름과 비밀번호로 로그인하세요"
+        "(`threekcal users add`로 계정을 만들고, `threekcal up`이 첫 관리자 비밀번호를 출력합니다).",
     },
-    "admin_token": {"en": "Admin token", "ko": "관리자 토큰"},
-    "admin_token_help": {
-        "en": "Kept only in this browser session, never stored.",
-        "ko": "이 브라우저 세션에만 보관되며 저장되지 않습니다.",
+    "password": {"en": "Password", "ko": "비밀번호"},
+    "password_help": {
+        "en": "Sent once to sign in, never stored. Reloading the page signs you out.",
+        "ko": "로그인할 때 한 번만 보내며 저장하지 않습니다. 페이지를 새로고침하면 로그아웃됩니다.",
     },
+    "label_conflict": {
+        "en": "Comment #{num} was changed by {user} while you edited it: their label is {theirs} "
+        "(remark: {their_remark}). Yours, {mine}, was not saved.",
+        "ko": "편집하는 동안 {user}님이 코멘트 #{num}을(를) 바꿨습니다: 라벨 {theirs} "
+        "(메모: {their_remark}). 내 라벨 {mine}은(는) 저장되지 않았습니다.",
+    },
+    "label_reapply": {"en": "Re-apply mine", "ko": "내 라벨 다시 적용"},
+    "label_keep_theirs": {"en": "Keep theirs", "ko": "상대 라벨 유지"},
     "login": {"en": "Log in", "ko": "로그인"},
     "logout": {"en": "Log out", "ko": "로그아웃"},
-    "login_missing": {"en": "Enter the admin token.", "ko": "관리자 토큰을 입력하세요."},
+    "login_missing": {
+        "en": "Enter your username and password.",
+        "ko": "사용자 이름과 비밀번호를 입력하세요.",
+    },
+    "stats_leave_out_bulk": {
+        "en": "Leave bulk-accepted labels out ({count} of them)",
+        "ko": "일괄 수락한 라벨 제외 ({count}개)",
+    },
+    "stats_users_admin_only": {
+        "en": "Figures per user are for admins: log in as an admin on the Label page to see them.",
+        "ko": "사용자별 통계는 관리자만 볼 수 있습니다. 라벨 페이지에서 관리자로 로그인하세요.",
+    },
+    "stats_leave_out_bulk_help": {
+        "en": "Bulk-accepted labels are the model's own predictions: counting them as truth flatters it.",
+        "ko": "일괄 수락한 라벨은 모델 자신의 예측이므로 정답으로 세면 정확도가 부풀려집니다.",
+    },
     "filter_user": {"en": "User", "ko": "사용자"},
     "filter_status": {"en": "Status", "ko": "상태"},
     "status_all": {"en": "All", "ko": "전체"},

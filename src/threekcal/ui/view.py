@@ -22,7 +22,8 @@ T = TypeVar("T")
 
 LANG_KEY = "lang"
 LANG_CHOICE_KEY = "lang_choice"
-TOKEN_KEY = "admin_token"
+TOKEN_KEY = "admin_token"  # the signed-in person's bearer token (server-side session state only)
+ACCOUNT_KEY = "account"  # {"username", "role"} of the signed-in person
 FLASH_KEY = "flash"
 AUTH_STATUSES = (401, 403)
 
@@ -54,7 +55,61 @@ def language_switch() -> None:
 
 
 def admin_token() -> str | None:
+    """The signed-in person's bearer token (any role), or None."""
     return st.session_state.get(TOKEN_KEY)
+
+
+def account() -> dict[str, str] | None:
+    """The signed-in account; asked of the API once when the session holds only a token."""
+    known = st.session_state.get(ACCOUNT_KEY)
+    if known is None and admin_token():
+        try:  # quietly: the page's own calls report an API that is down
+            with client(admin=True) as api:
+                me = api.me()
+        except ApiError as exc:
+            if exc.status == 401:
+                logout(message=describe_error(exc))
+            return None
+        except ApiUnavailable:
+            return None
+        known = st.session_state[ACCOUNT_KEY] = {"username": me["username"], "role": me["role"]}
+    return known
+
+
+def is_admin() -> bool:
+    """Whether to show admin actions; the API checks every request itself (api/policy.py)."""
+    signed_in = account()
+    return bool(signed_in) and signed_in.get("role") == "admin"
+
+
+def sign_in(username: str, password: str) -> bool:
+    """Exchange username and password for a token and keep it, with the account, in this session.
+    Kept in Streamlit's server-side session state only: a reload of the page signs the person out."""
+    try:
+        with ApiClient() as api:
+            token = api.login(username, password)
+        with ApiClient(token=token) as api:
+            me = api.me()
+    except (ApiError, ApiUnavailable) as exc:
+        flash(
+            "error",
+            describe_error(exc) if not isinstance(exc, ApiError) or exc.status != 401 else t("login_failed"),
+        )
+        return False
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[ACCOUNT_KEY] = {"username": me["username"], "role": me["role"]}
+    return True
+
+
+def account_box() -> None:
+    """The sidebar: who is signed in, their role, and the log-out button."""
+    signed_in = account()
+    if not signed_in or not admin_token():
+        return
+    st.sidebar.markdown(
+        t("signed_in_as", user=escape_markdown(signed_in["username"]), role=t(f"role_{signed_in['role']}"))
+    )
+    st.sidebar.button(t("logout"), on_click=logout, icon=":material/logout:", key="sidebar_logout")
 
 
 def client(*, admin: bool = False) -> ApiClient:
@@ -65,8 +120,10 @@ def describe_error(exc: ApiUnavailable | ApiError) -> str:
     if isinstance(exc, ApiUnavailable):
         return t("api_down", url=exc.base_url, reason=escape_markdown(exc.reason))
     detail = escape_markdown(exc.detail)  # may echo what a user typed
-    if exc.status in AUTH_STATUSES:
+    if exc.status == 401:
         return t("login_rejected", detail=detail)
+    if exc.status == 403:
+        return t("not_allowed", detail=detail)
     if exc.status >= 500:
         return t("api_failed", status=exc.status, detail=detail)
     return t("api_refused", status=exc.status, detail=detail)
@@ -81,13 +138,14 @@ def show_error(exc: ApiUnavailable | ApiError, *, retry_key: str) -> None:
 def fetch(action: Callable[[ApiClient], T], *, key: str, admin: bool = False) -> T | None:
     """Run one API read for the page; on failure show the error and a retry button and return None.
 
-    An admin call that the API refuses (token changed or revoked) logs the session out.
+    A call that the API refuses as signed out (token expired, revoked, account disabled) logs the
+    session out.
     """
     try:
         with client(admin=admin) as api:
             return action(api)
     except ApiError as exc:
-        if admin and exc.status in AUTH_STATUSES:
+        if admin and exc.status == 401:
             logout(message=describe_error(exc))
             st.rerun()
         show_error(exc, retry_key=key)
@@ -116,7 +174,7 @@ def run_action(action: Callable[[ApiClient], T], *, admin: bool = False) -> T | 
         with client(admin=admin) as api:
             return action(api)
     except ApiError as exc:
-        if admin and exc.status in AUTH_STATUSES:
+        if admin and exc.status == 401:
             logout(message=describe_error(exc))
         else:
             flash("error", describe_error(exc))
@@ -137,5 +195,6 @@ def show_flashes() -> None:
 
 def logout(*, message: str | None = None) -> None:
     st.session_state.pop(TOKEN_KEY, None)
+    st.session_state.pop(ACCOUNT_KEY, None)
     if message:
         flash("error", message)

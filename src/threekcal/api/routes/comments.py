@@ -1,26 +1,34 @@
-"""Comments: submit, look up by receipt, browse and filter (admin), label one (admin), its history."""
+"""Comments: submit, look up by receipt, browse the queue, label one (ETag/If-Match), its history."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from threekcal.api import idempotency_pruning, ratelimit
-from threekcal.api.deps import AdminDep, SessionDep, SettingsDep, open_session
+from threekcal.api.deps import SessionDep, SettingsDep, open_session
 from threekcal.api.errors import error_responses, validation_error
+from threekcal.api.policy import Action, Allowed, Caller, allowed
 from threekcal.api.schemas import (
     MAX_NUM,
     CommentCreated,
     CommentIn,
     CommentOut,
     CommentPage,
+    CurrentLabel,
     LabelEventOut,
     LabelIn,
+    LabelResult,
+    LabelSource,
+    ReceiptOut,
+    StaleLabelOut,
 )
-from threekcal.db import idempotency, labels, queries
+from threekcal.db import idempotency, judgements, labels, queries
 from threekcal.db.models import Comment
 from threekcal.db.queries import CommentFilter, InvalidCursorError, Sort
 from threekcal.emotions import Emotion
@@ -64,6 +72,9 @@ async def comment_filter(
     q: Annotated[str | None, Query(max_length=MAX_QUERY_CHARS, description="Text contains.")] = None,
     since: Annotated[datetime | None, Query(description="request_time >= since (naive = UTC).")] = None,
     until: Annotated[datetime | None, Query(description="request_time < until (naive = UTC).")] = None,
+    label_source: Annotated[
+        list[LabelSource] | None, Query(description="Only labels from these sources (repeat the parameter).")
+    ] = None,
 ) -> CommentFilter:
     return CommentFilter(
         request_user=request_user,
@@ -76,6 +87,7 @@ async def comment_filter(
         q=q,
         since=_aware(since, "since"),
         until=_aware(until, "until"),
+        label_sources=tuple(label_source) if label_source else None,
     )
 
 
@@ -104,6 +116,7 @@ def create_comment(
     body: CommentIn,
     request: Request,
     settings: SettingsDep,
+    _caller: Caller(Action.SUBMIT),
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -153,26 +166,33 @@ def _insert_once(session: Session, settings: Settings, key: str, body: CommentIn
 
 @router.get(
     "/comments/by-receipt/{receipt}",
-    response_model=CommentOut,
+    response_model=ReceiptOut,
     responses=error_responses(404, 503),
-    summary="Look a comment up by its receipt",
+    summary="Look a comment up by its receipt: the text, its prediction and whether it was reviewed",
 )
-def comment_by_receipt(receipt: Annotated[str, Path(max_length=64)], session: SessionDep) -> CommentOut:
+def comment_by_receipt(
+    receipt: Annotated[str, Path(max_length=64)], session: SessionDep, _caller: Caller(Action.READ_RECEIPT)
+) -> ReceiptOut:
     comment = queries.get_comment_by_receipt(session, receipt)
     if comment is None:
         raise HTTPException(status_code=404, detail="No comment with this receipt")
-    return CommentOut.model_validate(comment)
+    return ReceiptOut.model_validate(comment)
+
+
+Browser = Allowed(Action.BROWSE)
+Labeller = Allowed(Action.LABEL)
 
 
 @router.get(
     "/comments",
     response_model=CommentPage,
     responses=error_responses(400, 401, 403, 503),
-    summary="Browse comments (admin)",
+    summary="Browse comments; an annotator's queue when several annotators label each comment",
 )
 def list_comments(
-    _admin: AdminDep,
+    principal: Browser,
     session: SessionDep,
+    settings: SettingsDep,
     flt: FilterDep,
     sort: Sort = "newest",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
@@ -180,7 +200,16 @@ def list_comments(
         str | None, Query(max_length=512, description="next_cursor of the previous page.")
     ] = None,
     with_total: bool = False,
+    queue: Annotated[
+        bool, Query(description="Only comments you still have to label (not labelled, not judged by you).")
+    ] = False,
 ) -> CommentPage:
+    # Annotators label blind when several judge each comment: they never see others' finished work.
+    blind = settings.labels_per_comment > 1 and not allowed(principal.role, Action.RESOLVE)
+    if queue or blind:
+        flt = replace(
+            flt, extra=tuple(judgements.queue_conditions(principal.id, settings.labels_per_comment))
+        )
     try:
         after = queries.decode_cursor(cursor, sort) if cursor else None
     except InvalidCursorError:
@@ -193,47 +222,106 @@ def list_comments(
     )
 
 
+def etag(comment: Comment) -> str:
+    """The ETag of a comment's label state: it changes with every label change (RFC 9110)."""
+    return comment.label_etag
+
+
+def _expected_version(if_match: str | None, num: int) -> int | None:
+    """The label_version an If-Match names; None for no header or "*"; -1 when it names no version of
+    this comment (so the write is refused as stale)."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    for candidate in (part.strip() for part in if_match.split(",")):
+        tag = candidate.removeprefix("W/").strip('"')
+        prefix = f"{num}-"
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            return int(tag[len(prefix) :])
+    return -1
+
+
 @router.get(
     "/comments/{num}",
     response_model=CommentOut,
     responses=error_responses(401, 403, 404, 503),
-    summary="One comment (admin)",
+    summary="One comment, with the ETag of its label state",
 )
-def get_comment(num: NumPath, _admin: AdminDep, session: SessionDep) -> CommentOut:
+def get_comment(num: NumPath, _principal: Browser, session: SessionDep, response: Response) -> CommentOut:
     comment = queries.get_comment(session, num)
     if comment is None:
         raise HTTPException(status_code=404, detail=f"Comment {num} not found")
+    response.headers["ETag"] = etag(comment)
     return CommentOut.model_validate(comment)
+
+
+def _stale(comment: Comment) -> JSONResponse:
+    current = CurrentLabel(
+        label=comment.label,
+        remark=comment.remark,
+        labeled_by=comment.labeled_by,
+        labeled_at=comment.labeled_at,
+        label_source=comment.label_source,
+        etag=etag(comment),
+    )
+    body = StaleLabelOut(
+        detail=f"Comment {comment.num} was changed by {comment.labeled_by or 'someone'} since you read it: "
+        "nothing was saved. Read it again, then re-apply your label or keep theirs.",
+        current=current,
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=412, headers={"ETag": current.etag})
 
 
 @router.put(
     "/comments/{num}/label",
-    response_model=CommentOut,
-    responses=error_responses(400, 401, 403, 404, 413, 503),
-    summary="Set or clear the label of a comment (admin)",
+    response_model=LabelResult,
+    responses={
+        **error_responses(400, 401, 403, 404, 409, 413, 503),
+        412: {"model": StaleLabelOut, "description": "If-Match is stale: the current label, remark, author"},
+    },
+    summary="Set or clear the label of a comment (send If-Match with the ETag you read)",
 )
-def set_label(num: NumPath, body: LabelIn, admin: AdminDep, session: SessionDep) -> CommentOut:
+def set_label(
+    num: NumPath,
+    body: LabelIn,
+    principal: Labeller,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(max_length=512, description="The ETag of GET /comments/{num}; stale: 412.")
+    ] = None,
+) -> LabelResult | JSONResponse:
     try:
-        comment = labels.set_label(
+        outcome = labels.set_label(
             session,
             num,
             label=body.label,
             remark=body.remark,
             keep_remark="remark" not in body.model_fields_set,
-            by=admin.name,
+            by=principal,
+            source=body.source,
+            expected_version=_expected_version(if_match, num),
+            required=settings.labels_per_comment,
+            may_override=allowed(principal.role, Action.RESOLVE),
         )
     except labels.CommentNotFoundError as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
-    return CommentOut.model_validate(comment)
+    except labels.StaleLabelError as error:
+        return _stale(error.comment)
+    except labels.LabelConflictError as error:
+        raise HTTPException(status_code=409, detail=str(error)) from None
+    response.headers["ETag"] = etag(outcome.comment)
+    result = LabelResult.model_validate(outcome.comment)
+    return result.model_copy(update={"judged": outcome.judged, "complete": outcome.complete})
 
 
 @router.get(
     "/comments/{num}/history",
     response_model=list[LabelEventOut],
     responses=error_responses(401, 403, 404, 503),
-    summary="Label changes of a comment, newest first (admin)",
+    summary="Label changes of a comment, newest first",
 )
-def label_history(num: NumPath, _admin: AdminDep, session: SessionDep) -> list[LabelEventOut]:
+def label_history(num: NumPath, _principal: Browser, session: SessionDep) -> list[LabelEventOut]:
     try:
         events = labels.history(session, num)
     except labels.CommentNotFoundError as error:

@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from threekcal.api.deps import AdminDep, SettingsDep, open_session
+from threekcal.api.deps import SettingsDep, open_session
 from threekcal.api.errors import error_responses
+from threekcal.api.policy import Action, Allowed
 from threekcal.api.routes.comments import FilterDep
 from threekcal.api.schemas import CommentOut
 from threekcal.db import queries
@@ -23,7 +24,8 @@ from threekcal.db.types import utcnow
 router = APIRouter(tags=["export"])
 
 EXPORT_BATCH = 1000
-COLUMNS = list(CommentOut.model_fields)
+EXCLUDED = {"etag"}  # a request-time detail of labelling, not data
+COLUMNS = [name for name in CommentOut.model_fields if name not in EXCLUDED]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 
 
@@ -50,7 +52,8 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is quoted too
     writer.writerow(COLUMNS)
     for count, row in enumerate(rows, start=1):
-        writer.writerow([_csv_value(value) for value in CommentOut.model_validate(row).model_dump().values()])
+        values = CommentOut.model_validate(row).model_dump(exclude=EXCLUDED).values()
+        writer.writerow([_csv_value(value) for value in values])
         if count % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -60,7 +63,7 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
 
 def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
     for row in rows:
-        yield CommentOut.model_validate(row).model_dump_json() + "\n"
+        yield CommentOut.model_validate(row).model_dump_json(exclude=EXCLUDED) + "\n"
 
 
 @router.get(
@@ -79,7 +82,7 @@ def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
     "running them as formulas; strip that quote to get the text as stored. JSON Lines is exact.",
 )
 def export(
-    _admin: AdminDep,
+    _principal: Allowed(Action.EXPORT),
     settings: SettingsDep,
     flt: FilterDep,
     format: Annotated[Literal["csv", "jsonl"], Query()] = "csv",

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 
 from threekcal.api.deps import SettingsDep
 from threekcal.api.errors import error_responses
+from threekcal.api.policy import Action, require
 from threekcal.api.schemas import HealthOut, PipelineOut
 from threekcal.db import migrate
 from threekcal.db.session import engine_for
 
-router = APIRouter(tags=["system"])
+router = APIRouter(tags=["system"], dependencies=[Depends(require(Action.READ_PUBLIC))])
 
 
 @router.get(

@@ -1,4 +1,6 @@
-"""Label: the admin filters comments, sets true labels and remarks, accepts predictions, undoes changes."""
+"""Label: a signed-in annotator or admin filters comments, sets true labels and remarks and undoes their
+changes; admins also accept predictions in bulk. Saving sends If-Match: a change made meanwhile by
+someone else is shown with the choice to re-apply one's own label or keep theirs."""
 
 from functools import partial
 from typing import Any
@@ -6,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from threekcal.ui import charts, view
-from threekcal.ui.client import ApiClient, ApiError, ApiUnavailable
+from threekcal.ui.client import ApiClient, ApiError
 from threekcal.ui.logic import (
     LABELS,
     MAX_REMARK_CHARS,
@@ -33,23 +35,21 @@ PAGER_KEY = "label_pager"
 PAGE_NUMS_KEY = "label_page_nums"
 SELECTED_KEY = "label_selected"
 EDIT_NUM_KEY = "label_edit_num"
-LOGIN_KEY = "login_token"
+LOGIN_USER_KEY = "login_username"
+LOGIN_PASSWORD_KEY = "login_password"
+CONFLICT_KEY = "label_conflict"
 
 
 # ---------------------------------------------------------------------------------- callbacks
 def login() -> None:
-    token = st.session_state.get(LOGIN_KEY, "").strip()
-    if not token:
+    username = (st.session_state.get(LOGIN_USER_KEY) or "").strip()
+    password = st.session_state.get(LOGIN_PASSWORD_KEY) or ""
+    if not username or not password:
         view.flash("error", t("login_missing"))
         return
-    try:
-        with ApiClient(token=token) as api:
-            api.list_comments(limit=1)
-    except (ApiError, ApiUnavailable) as exc:
-        view.flash("error", view.describe_error(exc))
-        return
-    st.session_state[view.TOKEN_KEY] = token
-    st.session_state[LOGIN_KEY] = ""
+    st.session_state[LOGIN_PASSWORD_KEY] = ""  # never kept beyond this attempt
+    if view.sign_in(username, password):
+        st.session_state[LOGIN_USER_KEY] = ""
 
 
 def forget_edits(nums: list[int]) -> None:
@@ -67,7 +67,8 @@ def on_table_select(table_key: str) -> None:
         st.session_state[EDIT_NUM_KEY] = nums[0]
 
 
-def save_label(num: int) -> None:
+def save_label(num: int, etag: str | None = None) -> None:
+    """Save the editor's label and remark with If-Match ``etag`` (the state the person saw)."""
     label = st.session_state.get(f"edit_label_{num}") or None
     remark = (st.session_state.get(f"edit_remark_{num}") or "").strip() or None
     problems = validate_remark(remark or "")
@@ -75,10 +76,40 @@ def save_label(num: int) -> None:
         for key, params in problems:
             view.flash("error", t(key, **params))
         return
-    saved = view.run_action(lambda api: api.set_label(num, label, remark), admin=True)
+    _write_label(num, label, remark, etag)
+
+
+def _write_label(num: int, label: str | None, remark: str | None, etag: str | None) -> None:
+    def put(api: ApiClient) -> dict[str, Any] | None:
+        try:
+            return api.set_label(num, label, remark, etag=etag)
+        except ApiError as exc:
+            if exc.status != 412 or not isinstance(exc.body, dict):
+                raise
+            # someone changed it since the page was read: keep both versions and let the person choose
+            st.session_state[CONFLICT_KEY] = {
+                "num": num, "label": label, "remark": remark, "current": exc.body.get("current") or {}
+            }  # fmt: skip
+            return None
+
+    st.session_state.pop(CONFLICT_KEY, None)
+    saved = view.run_action(put, admin=True)
     if saved is not None:
         name = emotion_text(saved.get("label"), view.current_lang()) or t("no_label")
         view.flash("success", t("label_saved", num=num, label=name))
+
+
+def reapply_mine() -> None:
+    conflict = st.session_state.get(CONFLICT_KEY)
+    if conflict:
+        _write_label(conflict["num"], conflict["label"], conflict["remark"], conflict["current"].get("etag"))
+        forget_edits([conflict["num"]])
+
+
+def keep_theirs() -> None:
+    conflict = st.session_state.pop(CONFLICT_KEY, None)
+    if conflict:
+        forget_edits([conflict["num"]])
 
 
 def accept_selected() -> None:
@@ -107,26 +138,25 @@ def undo_last() -> None:
         view.flash("success", t("label_undone", num=restored["num"], label=name))
 
 
-def logout() -> None:
-    view.logout()
-
-
 # ------------------------------------------------------------------------------------- layout
 def login_form() -> None:
     st.info(t("login_needed"))
     with st.form("login_form"):
-        st.text_input(t("admin_token"), type="password", key=LOGIN_KEY, help=t("admin_token_help"))
+        st.text_input(t("username"), key=LOGIN_USER_KEY, autocomplete="username")
+        st.text_input(t("password"), type="password", key=LOGIN_PASSWORD_KEY, help=t("password_help"))
         st.form_submit_button(t("login"), type="primary", on_click=login, icon=":material/login:")
 
 
 def filters_panel() -> tuple[LabelFilters, int]:
     lang = view.current_lang()
+    # the list of users who write is an admin's statistic (api/policy.py)
     users = (
         view.fetch_cached(
             lambda api: api.users(limit=USERS_LISTED), key="users", seconds=USERS_TTL, admin=True
         )
-        or []
-    )
+        if view.is_admin()
+        else None
+    ) or []
     user_options = ["", *(user["request_user"] for user in users)]
     chosen = st.session_state.get("lf_user")
     if chosen and chosen not in user_options:
@@ -233,21 +263,45 @@ def actions(nums: list[int]) -> None:
     if st.session_state.get(SELECTED_KEY):
         st.session_state[SELECTED_KEY] = [num for num in st.session_state[SELECTED_KEY] if num in nums]
     chosen, accept, undo = st.columns([4, 2, 2], vertical_alignment="bottom")
-    selected = chosen.multiselect(
-        t("label_selected"),
-        nums,
-        key=SELECTED_KEY,
-        format_func=lambda num: f"#{num}",
-        placeholder=t("label_select_hint"),
-    )
-    accept.button(
-        t("label_accept", count=len(selected)),
-        on_click=accept_selected,
-        disabled=not selected,
-        icon=":material/done_all:",
-        width="stretch",
-    )
+    if view.is_admin():  # bulk accept is an admin action; annotators never see it
+        selected = chosen.multiselect(
+            t("label_selected"),
+            nums,
+            key=SELECTED_KEY,
+            format_func=lambda num: f"#{num}",
+            placeholder=t("label_select_hint"),
+        )
+        accept.button(
+            t("label_accept", count=len(selected)),
+            on_click=accept_selected,
+            disabled=not selected,
+            icon=":material/done_all:",
+            width="stretch",
+        )
     undo.button(t("label_undo"), on_click=undo_last, icon=":material/undo:", width="stretch")
+
+
+def conflict_panel(num: int) -> None:
+    """After a 412: who changed the comment meanwhile, to what, and the two ways on."""
+    conflict = st.session_state.get(CONFLICT_KEY)
+    if not conflict or conflict["num"] != num:
+        return
+    lang = view.current_lang()
+    current = conflict["current"]
+    st.warning(
+        t(
+            "label_conflict",
+            num=num,
+            user=escape_markdown(current.get("labeled_by") or t("someone")),
+            theirs=emotion_text(current.get("label"), lang) or t("no_label"),
+            their_remark=escape_markdown(current.get("remark") or "—"),
+            mine=emotion_text(conflict["label"], lang) or t("no_label"),
+        ),
+        icon=":material/sync_problem:",
+    )
+    mine, theirs = st.columns(2)
+    mine.button(t("label_reapply"), on_click=reapply_mine, icon=":material/replay:", key="conflict_reapply")
+    theirs.button(t("label_keep_theirs"), on_click=keep_theirs, icon=":material/check:", key="conflict_keep")
 
 
 def editor(items: list[dict[str, Any]]) -> None:
@@ -294,8 +348,13 @@ def editor(items: list[dict[str, Any]]) -> None:
                 key=f"edit_remark_{num}",
             )
             st.form_submit_button(
-                t("save"), type="primary", on_click=save_label, args=(num,), icon=":material/save:"
+                t("save"),
+                type="primary",
+                on_click=save_label,
+                args=(num, item.get("etag")),
+                icon=":material/save:",
             )
+        conflict_panel(num)
         if item.get("labeled_by"):
             st.caption(
                 t(
@@ -333,7 +392,6 @@ def editor(items: list[dict[str, Any]]) -> None:
 
 
 def labelling() -> None:
-    st.sidebar.button(t("logout"), on_click=logout, icon=":material/logout:")
     filters, page_size = filters_panel()
     pager: CursorPager = st.session_state.setdefault(PAGER_KEY, CursorPager())
     pager.reset_if_changed((filters, page_size))

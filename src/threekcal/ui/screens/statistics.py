@@ -10,6 +10,8 @@ from threekcal.ui.view import t
 
 AUTO_REFRESH_SECONDS = 10
 TAB_KEY = "stats_tab"
+LEAVE_OUT_BULK_KEY = "stats_leave_out_bulk"
+HUMAN_SOURCES = ("chosen", "accepted", "resolved")  # labels a person decided on
 
 
 def counts_row(stats: dict[str, Any]) -> None:
@@ -102,6 +104,9 @@ def time_tab(stats: dict[str, Any], lang: str) -> None:
 
 
 def users_tab(stats: dict[str, Any]) -> None:
+    if not view.is_admin():  # the API leaves usernames out of the public statistics
+        st.info(t("stats_users_admin_only"))
+        return
     st.dataframe(
         charts.per_user_frame(stats),
         hide_index=True,
@@ -117,9 +122,19 @@ def users_tab(stats: dict[str, Any]) -> None:
 
 
 def statistics(request_user: str | None) -> None:
-    stats = view.fetch(lambda api: api.stats(request_user), key="stats")
+    sources = HUMAN_SOURCES if st.session_state.get(LEAVE_OUT_BULK_KEY) else None
+    # signed in, the token goes along: admins get the per-user table (the public answer has no names)
+    stats = view.fetch(
+        lambda api: api.stats(request_user, sources), key="stats", admin=view.admin_token() is not None
+    )
     if stats is None:
         return
+    bulk = ((stats.get("counts") or {}).get("by_label_source") or {}).get("bulk_accepted", 0)
+    st.toggle(
+        t("stats_leave_out_bulk", count=f"{bulk:,}"),
+        key=LEAVE_OUT_BULK_KEY,
+        help=t("stats_leave_out_bulk_help"),
+    )
     lang = view.current_lang()
     counts_row(stats)
     counts = stats.get("counts") or {}
