@@ -20,8 +20,9 @@ from sqlalchemy import insert
 from streamlit.testing.v1 import AppTest
 from ui_api import UI_ADMIN_TOKEN, RealApi, api_settings, assert_routes_exist, serve_api
 
+from threekcal.db import accounts
 from threekcal.db.models import PredictionBatch
-from threekcal.db.session import engine_for
+from threekcal.db.session import engine_for, session_factory
 from threekcal.emotions import LABELS
 from threekcal.ui import client
 
@@ -247,21 +248,28 @@ def labelled_api(real_api: RealApi) -> RealApi:
     return real_api
 
 
-def log_in(app: AppTest, token: str) -> AppTest:
-    app.text_input(key="login_token").input(token)
-    return app.button[0].click().run()
+ADMIN_PASSWORD = "ui-admin-password-1"
 
 
-def test_label_needs_the_admin_token(labelled_api: RealApi, open_page: OpenPage) -> None:
+def log_in(app: AppTest, username: str, password: str) -> AppTest:
+    app.text_input(key="login_username").input(username)
+    app.text_input(key="login_password").input(password)
+    return next(button for button in app.button if button.label == "Log in").click().run()
+
+
+def test_label_needs_a_login(labelled_api: RealApi, open_page: OpenPage) -> None:
+    with session_factory(labelled_api.settings.database_url)() as session:
+        accounts.create_user(session, "boss", role="admin", password=ADMIN_PASSWORD)
     app = open_page("label")
-    assert "Log in with the admin token" in page_text(app)
+    assert "Log in with your username and password" in page_text(app)
     assert len(app.dataframe) == 0
-    log_in(app, "wrong-token-000000000")
-    assert any("not accepted" in error.value for error in app.error)
+    log_in(app, "boss", "not-the-password-1")
+    assert any("Wrong username or password" in error.value for error in app.error)
     assert "admin_token" not in app.session_state
-    log_in(app, labelled_api.token)
+    log_in(app, "boss", ADMIN_PASSWORD)
     assert_no_exception(app)
-    assert app.session_state["admin_token"] == labelled_api.token
+    token = app.session_state["admin_token"]
+    assert labelled_api.http.get("/comments", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert len(app.dataframe) >= 1
 
 
@@ -389,8 +397,8 @@ def test_label_logs_out_when_the_token_stops_working(labelled_api: RealApi, open
         app.run()
     assert_no_exception(app)
     assert "admin_token" not in app.session_state
-    assert any("not accepted" in error.value for error in app.error)
-    assert "Log in with the admin token" in page_text(app)
+    assert app.error, "the page says why it logged out"
+    assert "Log in with your username and password" in page_text(app)
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -432,7 +440,7 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert stats["counts"]["total"] == 1000
     per_class_api = {entry["label"]: entry for entry in stats["per_class"]}
 
-    app = open_page("statistics")
+    app = open_page("statistics", admin_token=real_api.token)  # signed in: the per-user table too
     assert_no_exception(app)
     shown = metrics(app)
     assert shown["Accuracy"] == f"{stats['accuracy']:.1%}"
