@@ -57,7 +57,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "ko": "API가 요청을 거부했습니다(오류 {status}): {detail}",
     },
     "login_rejected": {
-        "en": "You are signed out: {detail}. Log in again.",
+        "en": "Your sign-in was not accepted any more: {detail}. Log in again.",
         "ko": "로그아웃되었습니다: {detail}. 다시 로그인하세요.",
     },
     "not_allowed": {
