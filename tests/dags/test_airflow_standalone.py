@@ -160,5 +160,6 @@ def test_airflow_standalone_runs_both_dags_by_the_asset_until_every_comment_is_p
     # Applied by save_db (the Spark engine) from a log predict_emotion wrote in an Airflow run.
     assert batches and all(engine == "spark" for engine, _ in batches)
     assert all(details["airflow_run_id"].startswith("scheduled__") for _, details in batches)
-    runs = json.loads(_airflow(airflow_env, "dags", "list-runs", "save_db", "-o", "json").stdout)
+    listed = _airflow(airflow_env, "dags", "list-runs", "save_db", "-o", "json").stdout
+    runs, _ = json.JSONDecoder().raw_decode(listed[listed.index("[") :])  # after any log lines
     assert any(run["run_id"].startswith("asset_triggered__") for run in runs), runs
