@@ -161,5 +161,6 @@ def test_airflow_standalone_runs_both_dags_by_the_asset_until_every_comment_is_p
     assert batches and all(engine == "spark" for engine, _ in batches)
     assert all(details["airflow_run_id"].startswith("scheduled__") for _, details in batches)
     listed = _airflow(airflow_env, "dags", "list-runs", "save_db", "-o", "json").stdout
-    runs, _ = json.JSONDecoder().raw_decode(listed[listed.index("[") :])  # after any log lines
-    assert any(run["run_id"].startswith("asset_triggered__") for run in runs), runs
+    start = min(position for position in (listed.find("[{"), listed.find("[]")) if position >= 0)
+    runs, _ = json.JSONDecoder().raw_decode(listed[start:])  # after any log lines
+    assert any(run["run_id"].startswith("asset_triggered__") for run in runs), listed
