@@ -67,6 +67,9 @@ def seed(database: Path, count: int) -> None:
     ]
     with engine_for(url).begin() as connection:
         connection.execute(insert(Comment), rows)
+    with engine_for(url).connect() as connection:  # into the main file: the copies take only that
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine_for(url).dispose()
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -151,6 +154,8 @@ def main() -> None:
             if completed.returncode != 0 or line is None:
                 sys.exit(f"{engine}:{cores} failed:\n{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}")
             result = json.loads(line.removeprefix("RESULT "))
+            if result["records"] != args.comments:
+                sys.exit(f"{engine}:{cores} predicted {result['records']} of {args.comments} comments")
             rates[(engine, cores)] = result["records"] / result["seconds"]
     print()
     print(f"CPU: {cpu_description()}; {os.cpu_count()} CPUs")

@@ -49,10 +49,21 @@ class _Bridge(httpx.BaseTransport):
 
 
 @pytest.fixture
-def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def labels_per_comment() -> int:
+    return 1
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, labels_per_comment: int) -> Iterator[TestClient]:
     url = f"sqlite:///{tmp_path / 'ui.db'}"
     migrate.upgrade(url)
-    settings = Settings(env="test", database_url=url, admin_token="ui-login-admin-token-0123", _env_file=None)
+    settings = Settings(
+        env="test",
+        database_url=url,
+        admin_token="ui-login-admin-token-0123",
+        labels_per_comment=labels_per_comment,
+        _env_file=None,
+    )
     with session_factory(url)() as session:
         accounts.create_user(session, "ana", role="annotator", password=PASSWORDS["ana"])
         accounts.create_user(session, "ben", role="annotator", password=PASSWORDS["ben"])
@@ -194,3 +205,35 @@ def test_statistics_can_leave_bulk_accepted_labels_out_and_say_how_many(api: Tes
     assert switch.label == "Leave bulk-accepted labels out (1 of them)"
     switch.set_value(True).run()
     assert accuracy() == "0.0%"  # only the person's label counts, and it disagrees with the model
+
+
+@pytest.mark.parametrize("labels_per_comment", [2])
+def test_admin_resolves_a_disagreement_in_the_web_app(api: TestClient) -> None:
+    boss = bearer(api, "boss")
+    num = api.get("/comments", headers=boss).json()["items"][0]["num"]
+    api.put(
+        f"/comments/{num}/label", json={"label": "joy", "remark": "ana's view"}, headers=bearer(api, "ana")
+    )
+    api.put(f"/comments/{num}/label", json={"label": "fear"}, headers=bearer(api, "ben"))
+    assert [d["num"] for d in api.get("/disagreements", headers=boss).json()] == [num]
+
+    app = sign_in(label_page(), "boss", PASSWORDS["boss"])
+    app.switch_page("screens/disagreements.py").run()
+    assert not app.exception
+    shown = texts(app)
+    assert (
+        f"**#{num}**" in shown and "**ana**" in shown and "**ben**" in shown and "ana\\'s view" in shown
+    )  # escaped for markdown
+    app.selectbox(key=f"resolve_label_{num}").select("fear")
+    app.button(key=f"resolve_{num}").click().run()
+    stored = api.get(f"/comments/{num}", headers=boss).json()
+    assert (stored["label"], stored["label_source"], stored["labeled_by"]) == ("fear", "resolved", "boss")
+    assert "No disagreement is waiting." in [element.value for element in app.success]
+
+
+@pytest.mark.parametrize("labels_per_comment", [2])
+def test_annotators_have_no_disagreements_page(api: TestClient) -> None:
+    app = sign_in(label_page(), "ana", PASSWORDS["ana"])
+    assert "Signed in as **ana** (annotator)" in texts(app)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not among her pages
+        app.switch_page("screens/disagreements.py")

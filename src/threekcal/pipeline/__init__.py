@@ -4,6 +4,8 @@
 - ``apply``: the apply step's orchestrator; ``apply_local`` and ``spark_apply`` are its engines
   (SQLAlchemy or Spark SQL), ``merge`` what they share: validate a log, keep the newest record per
   comment, merge it into ``comments`` exactly once;
+- ``spark_predict``: the predict and backfill steps scoring on Spark executors (``--engine spark``);
+  ``sparksession``: the Spark session, master probe and JDBC options;
 - ``checkpoints``: named points where a caller (a test) may look in or pause a step;
 - ``worker``: both in a loop (``threekcal worker``, part of ``make run``);
 - ``backfill``: score comments again with another model through the same path;

@@ -5,7 +5,7 @@ from pathlib import Path
 import streamlit as st
 
 from threekcal.ui.logic import set_display_timezone
-from threekcal.ui.view import account_box, language_switch, t
+from threekcal.ui.view import account_box, is_admin, language_switch, t
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 
@@ -31,6 +31,19 @@ page = st.navigation(
             title=t("nav_statistics"),
             icon=":material/monitoring:",
             url_path="statistics",
+        ),
+        # the admin's decisions on disagreements between annotators: shown to admins only
+        *(
+            [
+                st.Page(
+                    SCREENS_DIR / "disagreements.py",
+                    title=t("nav_disagreements"),
+                    icon=":material/gavel:",
+                    url_path="disagreements",
+                )
+            ]
+            if is_admin()
+            else []
         ),
     ]
 )

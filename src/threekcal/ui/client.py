@@ -189,6 +189,16 @@ class ApiClient:
     def undo(self, num: int | None = None) -> dict[str, Any]:
         return self._request("POST", "/labels/undo", json={"num": num})
 
+    def disagreements(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/disagreements")
+
+    def resolve(self, num: int, label: str, remark: str | None = None) -> dict[str, Any]:
+        body = {"label": label, "remark": remark}
+        return self._request("POST", f"/disagreements/{int(num)}/resolve", json=body)
+
+    def agreement(self) -> dict[str, Any]:
+        return self._request("GET", "/stats/agreement")
+
     def history(self, num: int) -> list[dict[str, Any]]:
         return self._request("GET", f"/comments/{int(num)}/history")
 

@@ -14,6 +14,23 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     "nav_upload": {"en": "Upload text", "ko": "텍스트 업로드"},
     "nav_label": {"en": "Label comments", "ko": "코멘트 라벨"},
     "nav_statistics": {"en": "Statistics", "ko": "결과 통계"},
+    "nav_disagreements": {"en": "Disagreements", "ko": "의견 불일치"},
+    "disagreements_title": {"en": "Disagreements between annotators", "ko": "라벨러 간 의견 불일치"},
+    "disagreements_admins_only": {
+        "en": "This page is for admins: log in as an admin on the Label page.",
+        "ko": "관리자 전용 페이지입니다. 라벨 페이지에서 관리자로 로그인하세요.",
+    },
+    "disagreements_none": {"en": "No disagreement is waiting.", "ko": "기다리는 불일치가 없습니다."},
+    "label_prediction_short": {"en": "prediction: {label}", "ko": "예측: {label}"},
+    "resolve_label": {"en": "Decided label", "ko": "결정한 라벨"},
+    "resolve": {"en": "Decide", "ko": "결정"},
+    "resolve_pick": {"en": "Pick the label first.", "ko": "먼저 라벨을 고르세요."},
+    "resolved": {"en": "Comment #{num} is {label} (resolved).", "ko": "코멘트 #{num}: {label} (결정됨)."},
+    "agreement_title": {"en": "Agreement between annotators", "ko": "라벨러 간 일치도"},
+    "agreement_no_pairs": {
+        "en": "No two annotators have {count} comments in common yet (Cohen's kappa needs them).",
+        "ko": "아직 공통 코멘트가 {count}개인 라벨러 쌍이 없습니다(Cohen's kappa에 필요).",
+    },
     "retry": {"en": "Retry", "ko": "다시 시도"},
     "refresh": {"en": "Refresh", "ko": "새로고침"},
     "submit": {"en": "Submit", "ko": "제출"},
@@ -40,7 +57,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
         "ko": "API가 요청을 거부했습니다(오류 {status}): {detail}",
     },
     "login_rejected": {
-        "en": "You are signed out: {detail}. Log in again.",
+        "en": "Your sign-in was not accepted any more: {detail}. Log in again.",
         "ko": "로그아웃되었습니다: {detail}. 다시 로그인하세요.",
     },
     "not_allowed": {
