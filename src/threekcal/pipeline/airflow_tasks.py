@@ -48,12 +48,12 @@ def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
 
     from threekcal.db.models import PredictionBatch
     from threekcal.db.session import engine_for
-    from threekcal.model import load_classifier
+    from threekcal.pipeline.active_model import ActiveClassifier
     from threekcal.pipeline.predict import predict_pending
     from threekcal.pipeline.runids import run_id_for
 
     settings = get_settings()
-    classifier = load_classifier(settings=settings)
+    classifier = ActiveClassifier(settings).current()  # the registry's active version
     result = predict_pending(
         settings,
         classifier,
