@@ -24,6 +24,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     401: "Admin token required: send Authorization: Bearer <token>",
     403: "Admin token is not valid",
     404: "Not found",
+    409: "Conflicts with the current state (e.g. the version is already active)",
     413: "Request body too large",
     503: "Database unavailable (retry later), or a dependency not ready",
 }

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 import threekcal
 from threekcal.api import errors
 from threekcal.api.middleware import BodySizeLimitMiddleware
-from threekcal.api.routes import comments, export, labels, stats, system, users
+from threekcal.api.routes import comments, export, labels, models, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
 
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.stats_cache = StatsCache()
     errors.install(app)
-    for module in (comments, labels, stats, users, export, system):
+    for module in (comments, labels, stats, users, export, system, models):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
