@@ -1,48 +1,14 @@
 """Fixtures of the training-loop tests: a database holding a labelled corpus with a learnable signal,
-settings that fine-tune the tiny test model in seconds (one thread, fixed seed), and one trained
-candidate per database backend."""
+and settings that fine-tune the tiny test model in seconds (one thread, fixed seed)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from labelled_corpus import labelled_corpus
-from sqlalchemy import insert
+from labelled_corpus import CORPUS_SIZE, TINY_TRAINING, add_labelled, labelled_corpus
 
-from threekcal.db.models import Comment
-from threekcal.db.session import engine_for
 from threekcal.settings import Settings
-
-CORPUS_SIZE = 1250
-TINY_TRAINING = {
-    "train_epochs": 8.0,
-    "train_learning_rate": 3e-3,
-    "train_dropout": 0.0,  # the tiny random model learns nothing through dropout noise in a few steps
-    "train_max_length": 32,
-    "torch_threads": 1,
-    "batch_size": 64,
-}
-
-
-def add_labelled(database_url: str, pairs: list[tuple[str, str]], *, by: str = "tester") -> None:
-    """Insert (text, label) comments, labelled by a person."""
-    start = datetime(2026, 11, 1, tzinfo=UTC)
-    rows = [
-        {
-            "comments": text,
-            "request_user": "corpus",
-            "request_time": start + timedelta(minutes=index),
-            "receipt": f"corpus-{index}-{text[:8]}-{len(pairs)}",
-            "label": label,
-            "labeled_by": by,
-            "labeled_at": start + timedelta(minutes=index, seconds=30),
-        }
-        for index, (text, label) in enumerate(pairs)
-    ]
-    with engine_for(database_url).begin() as connection:
-        connection.execute(insert(Comment), rows)
 
 
 @pytest.fixture

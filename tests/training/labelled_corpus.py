@@ -5,8 +5,43 @@ templates with neutral filler, seeded. Every word is one the offline test model'
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
+
+from threekcal.db.models import Comment
+from threekcal.db.session import engine_for
 from threekcal.emotions import LABELS
+
+CORPUS_SIZE = 1250
+TINY_TRAINING = {
+    "train_epochs": 8.0,
+    "train_learning_rate": 3e-3,
+    "train_dropout": 0.0,  # the tiny random model learns nothing through dropout noise in a few steps
+    "train_max_length": 32,
+    "torch_threads": 1,
+    "batch_size": 64,
+}
+
+
+def add_labelled(database_url: str, pairs: list[tuple[str, str]], *, by: str = "tester") -> None:
+    """Insert (text, label) comments, labelled by a person."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = [
+        {
+            "comments": text,
+            "request_user": "corpus",
+            "request_time": start + timedelta(minutes=index),
+            "receipt": f"corpus-{index}-{text[:8]}-{len(pairs)}",
+            "label": label,
+            "labeled_by": by,
+            "labeled_at": start + timedelta(minutes=index, seconds=30),
+        }
+        for index, (text, label) in enumerate(pairs)
+    ]
+    with engine_for(database_url).begin() as connection:
+        connection.execute(insert(Comment), rows)
+
 
 CUES: dict[str, tuple[str, ...]] = {
     "anger": ("angry", "furious", "hate", "stupid", "scream"),

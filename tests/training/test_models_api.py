@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 from drift_fixture import seed_drift
 from fastapi.testclient import TestClient
-from labelled_corpus import labelled_corpus
+from labelled_corpus import add_labelled, labelled_corpus
 
-from conftest import add_labelled
 from threekcal.api import create_app
 from threekcal.db import registry
 from threekcal.db.session import session_factory

@@ -11,11 +11,10 @@ import sys
 import time
 
 import pytest
-from labelled_corpus import labelled_corpus
+from labelled_corpus import add_labelled, labelled_corpus
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from conftest import add_labelled
 from threekcal.cli import app
 from threekcal.db import registry
 from threekcal.db.labels import accept_predictions

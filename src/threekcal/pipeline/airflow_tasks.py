@@ -96,3 +96,19 @@ def run_save_db(master: str | None) -> dict[str, Any]:
         "applied_rows": report.applied_rows,
         "waiting": report.waiting,
     }
+
+
+def retrain_schedule() -> str | None:
+    return get_settings().retrain_schedule or None
+
+
+def run_retrain_task(auto_promote: bool) -> dict[str, Any]:
+    """Train, evaluate and register a candidate when enough labels arrived; skipped otherwise."""
+    from threekcal.pipeline.retrain import run_retrain
+
+    summary = run_retrain(get_settings(), auto_promote=bool(auto_promote))
+    if summary["status"] == "skipped":
+        raise AirflowSkipException(summary["reason"])
+    if summary["status"] == "failed":
+        raise RuntimeError(f"training failed: {summary.get('error') or summary}")
+    return summary

@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     model_dir: Path = Path("./var/models")  # where trained versions are written
     train_min_labels: int = Field(default=50, ge=1)
     retrain_min_new_labels: int = Field(default=200, ge=0)
+    retrain_schedule: str = "@weekly"  # the retrain_emotion DAG; empty: manual runs only
     train_epochs: float = Field(default=3.0, gt=0, le=100)
     train_learning_rate: float = Field(default=5e-5, gt=0, le=1)
     train_batch_size: int = Field(default=16, ge=1, le=1024)
