@@ -31,6 +31,12 @@ page = st.navigation(
             icon=":material/monitoring:",
             url_path="statistics",
         ),
+        st.Page(
+            SCREENS_DIR / "models.py",
+            title=t("nav_models"),
+            icon=":material/model_training:",
+            url_path="models",
+        ),
     ]
 )
 page.run()
