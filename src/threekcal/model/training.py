@@ -115,7 +115,7 @@ def fine_tune(
     )
     model = AutoModelForSequenceClassification.from_pretrained(base_path, **overrides)
     label_ids = {str(label).strip().lower(): int(index) for index, label in model.config.id2label.items()}
-    padding: dict[str, Any] = {"padding": "max_length", "max_length": pad_to} if pad_to else {}
+    padding: dict[str, Any] = {"padding": "max_length"} if pad_to else {}
     encoded = tokenizer(
         [example.text for example in examples],
         truncation=True,
