@@ -122,7 +122,8 @@ def agreement(model_dir: Path, args: argparse.Namespace, threads: int) -> None:
     held_out = labelled(args.agreement_texts, seed=6)
     started = time.perf_counter()
     tuned = run(model_dir, train, steps=args.agree_steps, naive=False, learning_rate=1e-4, dropout=0.0)
-    print(f"fine-tuned the full-size model for {args.agree_steps} steps in {time.perf_counter() - started:.0f} s")
+    elapsed = time.perf_counter() - started
+    print(f"fine-tuned the full-size model for {args.agree_steps} steps in {elapsed:.0f} s")
     with tempfile.TemporaryDirectory() as scratch:
         tuned_dir = Path(scratch) / "tuned"
         tuned["result"].model.save_pretrained(tuned_dir)
