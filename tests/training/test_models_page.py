@@ -93,3 +93,19 @@ def test_models_page_compares_a_trained_candidate_and_the_admin_promotes_it(
     with session_factory(train_settings.database_url)() as session:
         assert registry.active_version(session).id == outcome.version_id
         assert registry.events(session)[0].action == "promote"
+
+
+def test_home_flags_the_days_on_which_the_active_model_drifted(
+    train_settings: Settings, real_api: None
+) -> None:
+    from drift_fixture import seed_drift
+
+    home = AppTest.from_file(str(APP_PATH), default_timeout=60)
+    home.run()
+    assert not [w for w in home.warning if "Days with drift" in str(w.value)]  # nothing to compare yet
+    seed_drift(train_settings)
+    home.run()
+    warnings = [str(w.value) for w in home.warning if "Days with drift" in str(w.value)]
+    assert len(warnings) == 1 and warnings[0].count("2026-10-") == 7
+    models = _open()
+    assert "Days with drift" in _text(models)
