@@ -46,3 +46,23 @@ def test_no_active_predictions_gives_an_empty_report(train_settings: Settings) -
     with session_factory(train_settings.database_url)() as session:
         report = drift_report(session, train_settings)
     assert report["days"] == [] and report["reference"] is None
+
+
+def test_models_drift_command_prints_the_flagged_days(train_settings: Settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from typer.testing import CliRunner
+
+    from threekcal.cli import app
+    from threekcal.settings import get_settings
+
+    seed_drift(train_settings)
+    monkeypatch.setenv("THREEKCAL_DATABASE_URL", train_settings.database_url)
+    get_settings.cache_clear()
+    try:
+        as_json = CliRunner().invoke(app, ["models", "drift", "--json"])
+        table = CliRunner().invoke(app, ["models", "drift"])
+    finally:
+        get_settings.cache_clear()
+    assert as_json.exit_code == 0 and len(json.loads(as_json.output)["flagged_days"]) == 7
+    assert table.exit_code == 0 and table.output.count("DRIFT") == 7

@@ -198,3 +198,29 @@ def rollback_model(author: AuthorOption = None) -> None:
         console.print(
             escape(f"rolled back: version {version.id} is active ({version.source})"), highlight=False
         )
+
+
+@models_app.command("drift")
+def drift(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Each day's predicted-emotion mix of the active model against its reference window."""
+    from threekcal.db.drift import drift_report
+
+    with _session() as session:
+        report = drift_report(session, get_settings())
+    if as_json:
+        console.print_json(json.dumps(report))
+        return
+    table = Table(title=f"drift of model version {report['version_id']}")
+    for column in ("day", "predictions", "chi-square p", "Jensen-Shannon", "KS p", "flagged"):
+        table.add_column(column)
+    for day in report["days"]:
+        figures = [day.get(key) for key in ("chi_square_p", "jensen_shannon", "ks_p")]
+        table.add_row(
+            day["day"],
+            str(day["count"]),
+            *(f"{value:.3g}" if isinstance(value, float) else "-" for value in figures),
+            "DRIFT" if day["flagged"] else "",
+        )
+    console.print(table)
+    if report.get("note"):
+        console.print(escape(report["note"]), highlight=False)
