@@ -104,6 +104,7 @@ def test_home_flags_the_days_on_which_the_active_model_drifted(
     home.run()
     assert not [w for w in home.warning if "Days with drift" in str(w.value)]  # nothing to compare yet
     seed_drift(train_settings)
+    home.session_state["_drift_flagged_days"] = None  # the page caches the figures for a minute
     home.run()
     warnings = [str(w.value) for w in home.warning if "Days with drift" in str(w.value)]
     assert len(warnings) == 1 and warnings[0].count("2026-10-") == 7
