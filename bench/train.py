@@ -9,11 +9,11 @@ the time to fine-tune on 2,000 labels for 3 epochs; ONNX int8 vs fp32 agreement 
 - naive: the same Trainer with every example padded to 512 tokens and no length grouping.
 
 Both run optimiser steps of batch 16 (``--steps``, ``--naive-steps``: the naive one is far slower) on
-the same labelled comments, alternating, best of ``--rounds`` rounds (the machine is shared). The 2,000 labels x 3 epochs time is measured with
-``--full-run``, otherwise extrapolated from the measured rate (and says so). The agreement check
-fine-tunes the full-size model (``--agree-steps`` steps), exports it to ONNX fp32 and int8 and compares
-their top labels on ``--agreement-texts`` comments. Goal (issue 11): 2,000 labels x 3 epochs in under
-15 minutes on 2 cores.
+the same labelled comments, alternating, best of ``--rounds`` rounds (the machine is shared). The
+2,000 labels x 3 epochs time is measured with ``--full-run``, otherwise extrapolated from the measured
+rate (and says so). The agreement check fine-tunes the full-size model (``--agree-steps`` steps),
+exports it to ONNX fp32 and int8 and compares their top labels on ``--agreement-texts`` comments.
+Goal (issue 11): 2,000 labels x 3 epochs in under 15 minutes on 2 cores.
 """
 
 from __future__ import annotations
