@@ -114,16 +114,24 @@ def run(
     return {"result": result, "per_s": trained / runtime, "runtime": runtime, "wall": seconds}
 
 
-def agreement(model_dir: Path, args: argparse.Namespace, threads: int) -> None:
+def agreement(model_dir: Path, args: argparse.Namespace, threads: int, *, tiny: bool = False) -> None:
+    """Fine-tune ``model_dir``, export it to ONNX fp32 and int8, compare their top labels on held-out text.
+
+    ``tiny``: the tiny test model, which learns the cues in seconds (lr 3e-3, no dropout, 8 epochs), for a
+    model with real decision boundaries when the full-size one cannot be trained long enough here."""
     from threekcal.model import load_classifier
     from threekcal.settings import Settings
 
-    train = labelled(args.agree_steps * BATCH, seed=5)
+    steps = 500 if tiny else args.agree_steps
+    train = labelled(1000 if tiny else steps * BATCH, seed=5)
     held_out = labelled(args.agreement_texts, seed=6)
     started = time.perf_counter()
-    tuned = run(model_dir, train, steps=args.agree_steps, naive=False, learning_rate=1e-4, dropout=0.0)
+    if tiny:
+        tuned = run(model_dir, train, steps=-1, naive=False, epochs=8.0, learning_rate=3e-3, dropout=0.0)
+    else:
+        tuned = run(model_dir, train, steps=steps, naive=False, learning_rate=1e-4, dropout=0.0)
     elapsed = time.perf_counter() - started
-    print(f"fine-tuned the full-size model for {args.agree_steps} steps in {elapsed:.0f} s")
+    print(f"fine-tuned the {'tiny' if tiny else 'full-size'} model in {elapsed:.0f} s")
     with tempfile.TemporaryDirectory() as scratch:
         tuned_dir = Path(scratch) / "tuned"
         tuned["result"].model.save_pretrained(tuned_dir)
@@ -154,6 +162,10 @@ def main() -> None:
     parser.add_argument("--agree-steps", type=int, default=60)
     parser.add_argument("--agreement-texts", type=int, default=1000)
     parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--tiny-agreement", action="store_true", help="also check int8 agreement on a fine-tuned tiny model"
+    )
     args = parser.parse_args()
 
     import torch
@@ -161,6 +173,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(cpu_line())
     model_dir = ensure_model(args.model_dir)
+    if not args.skip_throughput:
+        throughput(model_dir, args)
+    if not args.skip_agreement:
+        agreement(model_dir, args, args.threads)
+        print(cpu_line())
+    if args.tiny_agreement:
+        from threekcal.model.testmodel import build_test_model
+
+        with tempfile.TemporaryDirectory() as scratch:
+            agreement(build_test_model(Path(scratch) / "tiny"), args, args.threads, tiny=True)
+        print(cpu_line())
+
+
+def throughput(model_dir: Path, args: argparse.Namespace) -> None:
     examples = labelled(args.steps * BATCH)
     best: dict[str, dict] = {}
     for round_number in range(args.rounds):
@@ -186,9 +212,6 @@ def main() -> None:
         f"{'met' if minutes < GOAL_MINUTES else 'MISSED'}"
     )
     print(cpu_line())
-    if not args.skip_agreement:
-        agreement(model_dir, args, args.threads)
-        print(cpu_line())
 
 
 if __name__ == "__main__":
