@@ -1,7 +1,7 @@
 """retrain_emotion: fine-tune the emotion model on the new labels, evaluate it, register the candidate.
 
-Weekly (THREEKCAL_RETRAIN_SCHEDULE; empty: manual only), no catchup, one run at a time. A queued training
-job (``POST /models/train``) runs first; otherwise it trains only when at least
+Weekly (THREEKCAL_RETRAIN_SCHEDULE; empty: manual only), no catchup, one run at a time. A queued job
+(``POST /models/train`` or ``/models/rescore``) runs first; otherwise it trains only when at least
 THREEKCAL_RETRAIN_MIN_NEW_LABELS labels arrived since the last training, and is skipped otherwise.
 Promotion stays a person's decision unless the Param ``auto_promote`` is true and the verdict is "better".
 """

@@ -77,3 +77,12 @@ def test_a_running_job_that_stopped_reporting_is_marked_failed(train_settings: S
         session.expire_all()
         failed = registry.get_job(session, job.id)
     assert failed.state == "failed" and "stopped reporting" in (failed.log_tail or "")
+
+
+def test_a_finished_job_is_not_run_again(train_settings: Settings) -> None:
+    with session_factory(train_settings.database_url)() as session:
+        job = registry.queue_job(session, kind="train", params={}, author="mina")
+        registry.claim_next_job(session)
+        registry.finish_job(session, job.id, succeeded=False, log_tail="error: not enough labels")
+    with pytest.raises(registry.RegistryError, match="already failed"):
+        model_jobs.run_job(train_settings, job.id)

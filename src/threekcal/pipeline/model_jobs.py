@@ -36,6 +36,8 @@ def run_job(settings: Settings, job_id: int) -> dict[str, Any]:
 
     with _session(settings) as session:
         job = registry.get_job(session, job_id)
+        if job.state in ("succeeded", "failed"):
+            raise registry.RegistryError(f"job {job_id} already {job.state}; queue a new one")
         if job.state == "queued":
             claimed = registry.claim_next_job(session, kinds=(job.kind,))
             if claimed is None or claimed.id != job_id:

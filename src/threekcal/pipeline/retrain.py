@@ -18,11 +18,12 @@ AIRFLOW_AUTHOR = "airflow"
 def run_retrain(
     settings: Settings, *, auto_promote: bool = False, min_new_labels: int | None = None
 ) -> dict[str, Any]:
-    """One retraining turn; ``status`` is ``trained``, ``failed`` or ``skipped`` (with the reason)."""
+    """One retraining turn; ``status`` is ``trained``, ``rescored`` (a queued re-score job ran), ``failed``
+    or ``skipped`` (with the reason)."""
     threshold = settings.retrain_min_new_labels if min_new_labels is None else min_new_labels
     factory = session_factory(settings.database_url)
     with factory() as session:
-        job = registry.claim_next_job(session, kinds=("train",))
+        job = registry.claim_next_job(session)  # a queued train or re-score job first
         if job is None:
             since = registry.last_trained_at(session)
             new_labels = count_labelled_since(settings.database_url, since)
@@ -42,6 +43,8 @@ def run_retrain(
     summary = run_job(settings, job_id)
     if summary["state"] != "succeeded":
         return {"status": "failed", **summary}
+    if "version_id" not in summary:  # a re-score job
+        return {"status": "rescored", **summary}
     promoted = auto_promote and summary.get("verdict") == "better"
     if promoted:
         with factory() as session:
