@@ -46,13 +46,13 @@ CUES = {
 }
 
 
-def labelled(count: int, seed: int = 11) -> list[LabelledComment]:
+def labelled(count: int, seed: int = 11, max_words: int = 40) -> list[LabelledComment]:
     """Comments of 5-40 everyday words with one emotion cue each: a learnable signal, real lengths."""
     rng = random.Random(seed)
     examples = []
     for num in range(count):
         label = LABELS[num % len(LABELS)]
-        words = [rng.choice(WORDS) for _ in range(rng.randint(5, 40))]
+        words = [rng.choice(WORDS) for _ in range(rng.randint(min(5, max_words), max_words))]
         words.insert(rng.randrange(len(words) + 1), rng.choice(CUES[label]))
         examples.append(LabelledComment(num, " ".join(words).capitalize() + ".", label, "chosen"))
     rng.shuffle(examples)
@@ -123,8 +123,10 @@ def agreement(model_dir: Path, args: argparse.Namespace, threads: int, *, tiny: 
     from threekcal.settings import Settings
 
     steps = 500 if tiny else args.agree_steps
-    train = labelled(1000 if tiny else steps * BATCH, seed=5)
-    held_out = labelled(args.agreement_texts, seed=6)
+    # the tiny model learns the cue in seconds only among a few words; the full-size one sees real lengths
+    words = 6 if tiny else 40
+    train = labelled(1000 if tiny else steps * BATCH, seed=5, max_words=words)
+    held_out = labelled(args.agreement_texts, seed=6, max_words=words)
     started = time.perf_counter()
     if tiny:
         tuned = run(model_dir, train, steps=-1, naive=False, epochs=8.0, learning_rate=3e-3, dropout=0.0)
