@@ -40,6 +40,14 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /pipeline": {},
     "POST /auth/login": {"data": {"username": "ana", "password": PASSWORD}},
     "GET /auth/me": {},
+    "GET /models": {},
+    "GET /models/{version_id}": {"path": {"version_id": 1}},  # 404 for an empty registry: let through
+    "GET /models/jobs/{job_id}": {"path": {"job_id": 1}},
+    "POST /models/{version_id}/promote": {"path": {"version_id": 1}},
+    "POST /models/rollback": {},
+    "POST /models/train": {"json": {}},
+    "POST /models/rescore": {},
+    "GET /drift": {},
 }
 CALLERS = ("anonymous", "annotator", "admin", "disabled", "expired")
 
@@ -74,6 +82,8 @@ def test_roles_follow_the_issue() -> None:
     A = policy.Action
     assert {A.BROWSE, A.LABEL, A.UNDO_OWN} <= annotator
     assert not {A.BULK_ACCEPT, A.UNDO_ANY, A.EXPORT, A.USER_STATS, A.MANAGE_USERS, A.RESOLVE} & annotator
+    assert A.READ_MODELS in annotator and A.MANAGE_MODELS not in annotator  # issue 11: admins change models
+    assert A.READ_MODELS not in policy.PUBLIC  # model authors and job log tails need an account
     assert annotator < admin == set(policy.Action)
     assert {a for a in policy.Action if policy.allowed(None, a)} == set(policy.PUBLIC)
 

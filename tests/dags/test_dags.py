@@ -77,7 +77,7 @@ def _now():  # type: ignore[no-untyped-def]
 def test_the_dag_folder_imports_without_errors(airflow_run: dict[str, Any]) -> None:
     report = airflow_run["report"]
     assert report["import_errors"] == {}
-    assert set(report["dags"]) == {"predict_emotion", "save_db"}
+    assert set(report["dags"]) == {"predict_emotion", "save_db", "retrain_emotion"}
 
 
 def test_predict_emotion_is_scheduled_once_at_a_time_and_produces_the_log_asset(

@@ -25,7 +25,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     "account is disabled",
     403: "Your role may not do this",
     404: "Not found",
-    409: "The comment's state does not allow this (already complete, no disagreement, prediction differs)",
+    409: "Conflicts with the current state (comment already complete, no disagreement, prediction "
+    "differs; model version already active, nothing to roll back to)",
     413: "Request body too large",
     429: "Too many requests: wait Retry-After seconds (RateLimit-* headers say the limit)",
     503: "Database unavailable (retry later), or a dependency not ready",

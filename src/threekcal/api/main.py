@@ -9,7 +9,7 @@ from threekcal.api import errors, logprivacy
 from threekcal.api.idempotency_pruning import Pruner
 from threekcal.api.middleware import BodySizeLimitMiddleware, DeadlineMiddleware, InvalidUtf8JsonMiddleware
 from threekcal.api.ratelimit import RateLimiter
-from threekcal.api.routes import auth, comments, export, labels, stats, system, users
+from threekcal.api.routes import auth, comments, export, labels, models, stats, system, users
 from threekcal.db.stats import StatsCache
 from threekcal.settings import Settings, get_settings
 
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency_pruner = Pruner()
     errors.install(app)
     logprivacy.install()
-    for module in (auth, comments, labels, stats, users, export, system):
+    for module in (auth, comments, labels, stats, users, export, system, models):
         app.include_router(module.router)
     app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

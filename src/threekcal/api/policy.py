@@ -3,7 +3,9 @@ through ``require(action)`` (a dependency); tests walk every route of the app ag
 
 Anonymous callers may do the PUBLIC actions. Annotators browse the queue, label, remark and undo their
 own last change. Admins may also bulk accept (and overwrite human labels), undo anyone's change, export,
-see per-user statistics and agreement, resolve disagreements and manage accounts.
+see per-user statistics and agreement, resolve disagreements, manage accounts and manage models
+(promote, roll back, queue training and re-scoring). Model versions and training jobs (authors, log
+tails) need a signed-in account; drift figures are public like the statistics.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Action(StrEnum):
     BROWSE = "browse"  # the queue, one comment, its history
     LABEL = "label"  # set a label and remark, accept the prediction of one comment
     UNDO_OWN = "undo_own"
+    READ_MODELS = "read_models"  # model versions, their authors, training jobs and their log tails
     # admins
     UNDO_ANY = "undo_any"
     BULK_ACCEPT = "bulk_accept"
@@ -38,10 +41,11 @@ class Action(StrEnum):
     USER_STATS = "user_stats"  # per-user statistics, agreement between annotators
     RESOLVE = "resolve"  # the disagreements queue and its decisions
     MANAGE_USERS = "manage_users"
+    MANAGE_MODELS = "manage_models"  # promote, roll back, queue training and re-scoring
 
 
 PUBLIC: frozenset[Action] = frozenset({Action.SUBMIT, Action.READ_RECEIPT, Action.READ_PUBLIC, Action.LOGIN})
-_ANNOTATOR = frozenset({Action.READ_SELF, Action.BROWSE, Action.LABEL, Action.UNDO_OWN})
+_ANNOTATOR = frozenset({Action.READ_SELF, Action.BROWSE, Action.LABEL, Action.UNDO_OWN, Action.READ_MODELS})
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "annotator": PUBLIC | _ANNOTATOR,
     "admin": PUBLIC
@@ -54,6 +58,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
         Action.USER_STATS,
         Action.RESOLVE,
         Action.MANAGE_USERS,
+        Action.MANAGE_MODELS,
     },
 }
 
@@ -78,6 +83,14 @@ ROUTES: dict[str, Action] = {
     "GET /pipeline": Action.READ_PUBLIC,
     "POST /auth/login": Action.LOGIN,
     "GET /auth/me": Action.READ_SELF,
+    "GET /models": Action.READ_MODELS,
+    "GET /models/{version_id}": Action.READ_MODELS,
+    "GET /models/jobs/{job_id}": Action.READ_MODELS,
+    "POST /models/{version_id}/promote": Action.MANAGE_MODELS,
+    "POST /models/rollback": Action.MANAGE_MODELS,
+    "POST /models/train": Action.MANAGE_MODELS,
+    "POST /models/rescore": Action.MANAGE_MODELS,
+    "GET /drift": Action.READ_PUBLIC,  # aggregate figures of the active model's predictions, no names
 }
 
 NOT_ALLOWED = "Your role ({role}) may not do this ({action})"

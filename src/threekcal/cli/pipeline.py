@@ -24,7 +24,9 @@ from threekcal.settings import get_settings
 from threekcal.validation import InvalidInput, clean_name
 
 if TYPE_CHECKING:
+    from threekcal.pipeline.active_model import ActiveClassifier
     from threekcal.pipeline.predict import ClassifierLike
+    from threekcal.settings import Settings
 
 console = Console()
 errors = Console(stderr=True)
@@ -209,7 +211,10 @@ def apply_command(
 
 @app.command()
 def worker(
-    model: ModelOption = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model id or directory (default: the registry's active version)."),
+    ] = None,
     backend: BackendOption = None,
     interval: Annotated[
         float | None,
@@ -220,23 +225,40 @@ def worker(
     apply_chunk_size: Annotated[int, typer.Option(min=1, help="Records per apply transaction.")] = 50_000,
 ) -> None:
     """Predict and apply in a loop (local engine): the embedded pipeline of `make run`."""
+    from threekcal.pipeline.model_jobs import launch_queued_job
     from threekcal.pipeline.worker import StopFlag, run_worker
 
     _setup_logging()
     stop = StopFlag()
     stop.install()  # before the slow model load, so Ctrl-C during it is a clean stop too
-    classifier = _load_classifier(model, backend)
+    settings = get_settings()
+    classifier = _load_classifier(model, backend) if model else _active_classifier(settings, backend)
     raise typer.Exit(
         run_worker(
-            get_settings(),
+            settings,
             classifier,
             interval=interval,
             once=once,
             predict_limit=limit,
             apply_chunk_size=apply_chunk_size,
             stop=stop,
+            between_cycles=None if model else lambda: launch_queued_job(settings),
         )
     )
+
+
+def _active_classifier(settings: Settings, backend: str | None) -> ActiveClassifier:
+    """The registry's active version, re-read every cycle; loaded once now so a bad model fails fast."""
+    from threekcal.model import ModelError
+    from threekcal.pipeline.active_model import ActiveClassifier
+
+    source = ActiveClassifier(settings, backend=backend)
+    try:
+        with _database_errors(), errors.status("loading the active model…"):
+            source.current()
+    except ModelError as exc:
+        raise _fail(str(exc)) from None
+    return source
 
 
 @app.command()

@@ -255,3 +255,63 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     num: Mapped[int] = mapped_column(BigId, ForeignKey("comments.num", ondelete="CASCADE"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+MODEL_STATUSES = ("candidate", "active", "retired")
+JOB_STATES = ("queued", "running", "succeeded", "failed")
+JOB_KINDS = ("train", "rescore")
+
+
+class ModelVersion(Base):
+    """One model in the registry (migration 0005): where it is, where it came from, how it measured."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (Index("ix_model_versions_status", "status", "promoted_at"), MARIADB_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(1024), nullable=False)  # model directory or hub id
+    tag: Mapped[str | None] = mapped_column(String(255))  # ``name@revision`` as predictions record it
+    parent_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("model_versions.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    training_data_hash: Mapped[str | None] = mapped_column(String(64))
+    training_data_size: Mapped[int | None] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="candidate")
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class TrainingJob(Base):
+    """A queued piece of model work (train, or re-score with the active model), run by the worker or
+    Airflow, never by the API process."""
+
+    __tablename__ = "training_jobs"
+    __table_args__ = (Index("ix_training_jobs_state", "state", "id"), MARIADB_TABLE_OPTIONS)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="train")
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    log_tail: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result_version_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("model_versions.id"))
+
+
+class RegistryEvent(Base):
+    """Audit of every registry action (register, promote, rollback, queue, ...) and its author."""
+
+    __tablename__ = "registry_events"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    version_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("model_versions.id"))
+    job_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("training_jobs.id"))
+    author: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -50,7 +50,7 @@ def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
     A run that writes no log is skipped: no Asset event, so no ``save_db`` run. A log a failed
     ``save_db`` left behind is applied by the next ``save_db`` run (or ``threekcal apply``).
     """
-    from threekcal.model import load_classifier
+    from threekcal.pipeline.active_model import ActiveClassifier
     from threekcal.pipeline.batches import count_pending
     from threekcal.pipeline.predict import predict_pending
     from threekcal.pipeline.runids import run_id_for
@@ -58,7 +58,7 @@ def run_predict(run_id: str, outlet_events: Any) -> dict[str, Any]:
     settings = get_settings()
     if count_pending(settings.database_url) == 0:
         raise AirflowSkipException("no pending comments: the model was not loaded, nothing written")
-    classifier = load_classifier(settings=settings)
+    classifier = ActiveClassifier(settings).current()  # the registry's active version (THREEKCAL_BACKEND)
     result = predict_pending(
         settings,
         classifier,
@@ -97,3 +97,19 @@ def run_save_db(master: str | None) -> dict[str, Any]:
         "applied_rows": report.applied_rows,
         "waiting": report.waiting,
     }
+
+
+def retrain_schedule() -> str | None:
+    return get_settings().retrain_schedule or None
+
+
+def run_retrain_task(auto_promote: bool) -> dict[str, Any]:
+    """Train, evaluate and register a candidate when enough labels arrived; skipped otherwise."""
+    from threekcal.pipeline.retrain import run_retrain
+
+    summary = run_retrain(get_settings(), auto_promote=bool(auto_promote))
+    if summary["status"] == "skipped":
+        raise AirflowSkipException(summary["reason"])
+    if summary["status"] == "failed":
+        raise RuntimeError(f"training failed: {summary.get('error') or summary}")
+    return summary

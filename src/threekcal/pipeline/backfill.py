@@ -42,6 +42,7 @@ class BackfillFilter:
     since: datetime | None = None  # on request_time
     until: datetime | None = None
     predicted_only: bool = False  # only comments that already have a prediction
+    unlabelled_only: bool = False  # only comments no person has labelled (re-scoring after a promotion)
 
     def condition(self) -> Any:
         parts = []
@@ -53,6 +54,8 @@ class BackfillFilter:
             parts.append(comments.c.request_time < self.until)
         if self.predicted_only:
             parts.append(comments.c.prediction_result.is_not(None))
+        if self.unlabelled_only:
+            parts.append(comments.c.label.is_(None))
         return and_(True, *parts)
 
     def describe(self) -> dict[str, Any]:
@@ -61,6 +64,7 @@ class BackfillFilter:
             "since": self.since.isoformat() if self.since else None,
             "until": self.until.isoformat() if self.until else None,
             "predicted_only": self.predicted_only,
+            "unlabelled_only": self.unlabelled_only,
         }
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import FrameType
+from typing import Protocol
 
 from threekcal.db.session import refresh_planner_statistics
 from threekcal.pipeline.apply import DEFAULT_APPLY_CHUNK, apply_logs
@@ -26,6 +27,19 @@ log = logging.getLogger(__name__)
 
 ERROR_BACKOFF_SECONDS = 5.0
 PLANNER_STATISTICS_EVERY_SECONDS = 3600.0  # the table's shape changes slowly; ANALYZE is cheap
+
+
+class ClassifierSource(Protocol):
+    """Gives the classifier of each cycle (``threekcal.pipeline.active_model.ActiveClassifier``)."""
+
+    def current(self) -> ClassifierLike: ...
+
+
+def classifier_for_cycle(source: ClassifierLike | ClassifierSource) -> ClassifierLike:
+    """A fixed classifier, or the registry's active version read again this cycle (so a promotion takes
+    effect without a restart)."""
+    current = getattr(source, "current", None)
+    return current() if callable(current) else source  # type: ignore[return-value]
 
 
 class StopFlag:
@@ -93,7 +107,7 @@ def run_cycle(
 
 def run_worker(
     settings: Settings,
-    classifier: ClassifierLike,
+    classifier: ClassifierLike | ClassifierSource,
     *,
     interval: float | None = None,
     once: bool = False,
@@ -101,18 +115,19 @@ def run_worker(
     apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
     stop: StopFlag | None = None,
     checkpoint: Checkpoint = no_checkpoint,
+    between_cycles: Callable[[], object] | None = None,
 ) -> int:
-    """Loop until stopped; returns the exit code (0)."""
+    """Loop until stopped; returns the exit code (0). ``classifier`` may be a ``ClassifierSource``."""
     stop = stop or StopFlag()
     interval = settings.worker_interval if interval is None else interval
-    log.info("worker: model %s, a cycle every %.1f s", classifier.model_version, interval)
+    log.info("worker: a cycle every %.1f s", interval)
     statistics_refreshed = time.monotonic()
     while not stop.is_set():
         wait = interval
         try:
             run_cycle(
                 settings,
-                classifier,
+                classifier_for_cycle(classifier),
                 predict_limit=predict_limit,
                 apply_chunk_size=apply_chunk_size,
                 should_stop=stop.is_set,
@@ -121,6 +136,8 @@ def run_worker(
             if time.monotonic() - statistics_refreshed > PLANNER_STATISTICS_EVERY_SECONDS:
                 refresh_planner_statistics(settings.database_url)
                 statistics_refreshed = time.monotonic()
+            if between_cycles:  # e.g. start a queued training job in a child process
+                between_cycles()
         except SystemExit:
             raise
         except Exception:  # a database that went away: log it, keep the worker alive, retry

@@ -65,6 +65,22 @@ class Settings(BaseSettings):
     worker_interval: float = Field(default=2.0, gt=0, le=86_400)
     predict_schedule: str = "*/3 * * * *"
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The training loop (issue 11): registry, fine-tuning, held-out comparison, drift.
+    model_dir: Path = Path("./var/models")  # where trained versions are written
+    train_min_labels: int = Field(default=50, ge=1)
+    retrain_min_new_labels: int = Field(default=200, ge=0)
+    retrain_schedule: str = "@weekly"  # the retrain_emotion DAG; empty: manual runs only
+    train_epochs: float = Field(default=3.0, gt=0, le=100)
+    train_learning_rate: float = Field(default=5e-5, gt=0, le=1)
+    train_batch_size: int = Field(default=16, ge=1, le=1024)
+    train_max_length: int = Field(default=128, ge=8, le=512)
+    train_seed: int = 42
+    train_dropout: float | None = Field(default=None, ge=0, lt=1)  # None: keep the model's own dropout
+    eval_share: float = Field(default=0.2, gt=0, lt=1)  # held-out share of labelled comments (by num hash)
+    significance_level: float = Field(default=0.05, gt=0, lt=1)  # McNemar verdict and drift tests
+    job_stale_seconds: float = Field(default=900.0, gt=0)  # a running job silent this long has died
+    drift_reference_days: int = Field(default=7, ge=1, le=365)
+    drift_js_threshold: float = Field(default=0.1, gt=0, le=1)
     # Bounded waits: every database wait (connect, read, write, statement, lock, pool) ends within this.
     db_timeout: float = Field(default=5.0, gt=0, le=3600)
     # Throttling (the `limits` library's syntax, e.g. "30/minute"); storage memory:// or redis://HOST:PORT

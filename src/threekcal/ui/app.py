@@ -32,6 +32,12 @@ page = st.navigation(
             icon=":material/monitoring:",
             url_path="statistics",
         ),
+        st.Page(
+            SCREENS_DIR / "models.py",
+            title=t("nav_models"),
+            icon=":material/model_training:",
+            url_path="models",
+        ),
         # the admin's decisions on disagreements between annotators: shown to admins only
         *(
             [

@@ -204,3 +204,25 @@ class ApiClient:
 
     def users(self, q: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         return self._request("GET", "/users", params=_clean_params({"q": q, "limit": limit}))
+
+    # The model registry (issue 11): versions and jobs need a sign-in, actions an admin; drift is public.
+    def models(self) -> dict[str, Any]:
+        return self._request("GET", "/models")
+
+    def model_job(self, job_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/models/jobs/{int(job_id)}")
+
+    def drift(self) -> dict[str, Any]:
+        return self._request("GET", "/drift")
+
+    def promote(self, version_id: int) -> dict[str, Any]:
+        return self._request("POST", f"/models/{int(version_id)}/promote")
+
+    def rollback(self) -> dict[str, Any]:
+        return self._request("POST", "/models/rollback")
+
+    def train(self, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return self._request("POST", "/models/train", json=dict(params or {}))
+
+    def rescore(self) -> dict[str, Any]:
+        return self._request("POST", "/models/rescore")

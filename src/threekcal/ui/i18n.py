@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from threekcal.ui.i18n_models import MODEL_STRINGS
+
 LANGUAGES: Final[dict[str, str]] = {"en": "English", "ko": "한국어"}
 
 STRINGS: Final[dict[str, dict[str, str]]] = {
@@ -413,6 +415,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     "share": {"en": "Share", "ko": "비율"},
     "correct": {"en": "Correct", "ko": "정답"},
 }
+
+STRINGS.update(MODEL_STRINGS)
 
 
 def translate(key: str, lang: str, /, *, default: str | None = None, **params: Any) -> str:

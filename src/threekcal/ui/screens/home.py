@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from threekcal.ui import charts, view
+from threekcal.ui.drift_view import drift_notice
 from threekcal.ui.logic import run_rows
 from threekcal.ui.view import t
 
@@ -42,6 +43,7 @@ def pipeline_status() -> None:
 
 
 st.title(t("home_title"))
+drift_notice()
 st.markdown(t("home_intro"))
 st.markdown(t("home_pages"))
 st.subheader(t("home_flow"))

@@ -5,6 +5,7 @@ from typing import Any
 import streamlit as st
 
 from threekcal.ui import charts, view
+from threekcal.ui.drift_view import drift_notice
 from threekcal.ui.logic import LABELS, emotion_text, format_percent, format_time
 from threekcal.ui.view import t
 
@@ -98,6 +99,7 @@ def scores_tab(stats: dict[str, Any], lang: str) -> None:
 
 
 def time_tab(stats: dict[str, Any], lang: str) -> None:
+    drift_notice()  # days on which the active model's predicted mix drifted from its reference
     volume, mix = st.columns(2)
     volume.plotly_chart(charts.volume_figure(stats, lang), key="volume")
     mix.plotly_chart(charts.mix_figure(stats, lang), key="mix")
