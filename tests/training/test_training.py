@@ -110,9 +110,8 @@ def test_bulk_accepted_labels_are_left_out_unless_asked_for(train_settings: Sett
         admin = accounts.create_user(session, "boss", role="admin", password=None)
         assert accept_predictions(session, bulk, by=admin).accepted == 40
     with engine_for(train_settings.database_url).connect() as connection:
-        sources = dict(
-            connection.execute(select(Comment.num, Comment.label_source).where(Comment.num.in_(bulk)))
-        )
+        query = select(Comment.num, Comment.label_source).where(Comment.num.in_(bulk))
+        sources = {num: source for num, source in connection.execute(query)}
     assert set(sources.values()) == {"bulk_accepted"}
     default = load_labelled(train_settings.database_url, eval_share=0.2)
     both = load_labelled(

@@ -35,12 +35,12 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def _author(author: str | None) -> str:
-    from threekcal.api.schemas import check_admin_name
+    from threekcal.validation import InvalidInput, clean_name
 
     name = author or getpass.getuser()
     try:
-        return str(check_admin_name(name))
-    except Exception as exc:
+        return clean_name(name, "--author")  # the shared rule for names (threekcal.validation)
+    except InvalidInput as exc:
         raise _fail(f"--author {name!r} is not a valid name: {exc}", 2) from None
 
 
