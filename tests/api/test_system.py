@@ -90,8 +90,18 @@ ADMIN_ONLY = {
     ("get", "/disagreements"),
     ("post", "/disagreements/{num}/resolve"),
     ("get", "/accounts"),
+    ("post", "/models/{version_id}/promote"),
+    ("post", "/models/rollback"),
+    ("post", "/models/train"),
+    ("post", "/models/rescore"),
 }
-SIGNED_IN = {("get", "/auth/me")}  # any account: 401 without one, no 403
+# any account: 401 without one, no 403 (model versions and jobs show authors and log tails)
+SIGNED_IN = {
+    ("get", "/auth/me"),
+    ("get", "/models"),
+    ("get", "/models/{version_id}"),
+    ("get", "/models/jobs/{job_id}"),
+}
 IDENTIFIED = {("get", "/stats")}  # public; a valid token shows more (the per-user table to admins)
 
 

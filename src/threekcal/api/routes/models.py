@@ -88,7 +88,7 @@ def _job(job: Any) -> JobOut:
 
 
 @router.get(
-    "/models", response_model=ModelsOut, responses=error_responses(401, 403, 503), summary="Model versions"
+    "/models", response_model=ModelsOut, responses=error_responses(401, 503), summary="Model versions"
 )
 def list_models(_principal: Reader, session: SessionDep, settings: SettingsDep) -> ModelsOut:
     versions = registry.list_versions(session)
@@ -104,7 +104,7 @@ def list_models(_principal: Reader, session: SessionDep, settings: SettingsDep) 
 @router.get(
     "/models/{version_id}",
     response_model=VersionOut,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 404, 503),
     summary="One version",
 )
 def get_model(version_id: VersionId, _principal: Reader, session: SessionDep) -> VersionOut:
@@ -173,7 +173,7 @@ def queue_rescore(principal: Manager, session: SessionDep) -> JobOut:
 @router.get(
     "/models/jobs/{job_id}",
     response_model=JobOut,
-    responses=error_responses(401, 403, 404, 503),
+    responses=error_responses(401, 404, 503),
     summary="A job's state, progress and log tail",
 )
 def get_job(job_id: VersionId, _principal: Reader, session: SessionDep) -> JobOut:
