@@ -33,9 +33,9 @@ format: venv
 	$(PY) -m ruff check --fix src tests dags bench
 	$(PY) -m ruff format src tests dags bench
 
-# Debian packages for the Spark JDBC jar and the browser tests, with fonts for Korean and emoji in
+# Debian packages for the Spark JDBC jar, Redis (shared rate limits) and the browser tests, with fonts for Korean and emoji in
 # screenshots (needs root; .ci/run calls it).
-SYSTEM_PACKAGES := chromium libmariadb-java fonts-noto-cjk fonts-noto-color-emoji
+SYSTEM_PACKAGES := chromium libmariadb-java redis-server redis-tools fonts-noto-cjk fonts-noto-color-emoji
 system-deps:
 	@dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
