@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for
@@ -25,10 +25,18 @@ TINY_TRAINING = {
 
 
 def add_labelled(database_url: str, pairs: list[tuple[str, str]], *, by: str = "tester") -> None:
-    """Insert (text, label) comments, labelled by a person."""
+    """Insert (text, label) comments, labelled by a person.
+
+    Numbers follow the table's highest one explicitly: the held-out split is a hash of ``num``, and
+    MariaDB's auto-increment counter survives the fixtures' emptying of the table, so without this the
+    split (and what the model learns) would depend on which tests ran before."""
     start = datetime(2026, 11, 1, tzinfo=UTC)
+    engine = engine_for(database_url)
+    with engine.connect() as connection:
+        first_num = connection.execute(select(func.coalesce(func.max(Comment.num), 0))).scalar_one() + 1
     rows = [
         {
+            "num": first_num + index,
             "comments": text,
             "request_user": "corpus",
             "request_time": start + timedelta(minutes=index),
@@ -40,7 +48,7 @@ def add_labelled(database_url: str, pairs: list[tuple[str, str]], *, by: str = "
         }
         for index, (text, label) in enumerate(pairs)
     ]
-    with engine_for(database_url).begin() as connection:
+    with engine.begin() as connection:
         connection.execute(insert(Comment), rows)
 
 
