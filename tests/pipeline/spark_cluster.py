@@ -30,10 +30,18 @@ WORKERS = 2
 START_TIMEOUT = 90.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all held open together, so the OS cannot hand one out twice (the
+    JVMs bind them seconds later; ports picked one at a time could collide, and a worker's UI would then
+    answer on the master's UI port)."""
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def clean_environment() -> dict[str, str]:
@@ -96,7 +104,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkClu
     root = tmp_path_factory.mktemp("spark-cluster")
     python = bare_interpreter(root / "executor-venv")
     environment = clean_environment() | {"SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
-    master_port, web_port = free_port(), free_port()
+    master_port, web_port, *worker_web_ports = free_ports(2 + WORKERS)
     cluster = SparkCluster(f"spark://127.0.0.1:{master_port}", f"http://127.0.0.1:{web_port}", python)
     logs = root / "logs"
     logs.mkdir()
@@ -124,7 +132,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkClu
                 "org.apache.spark.deploy.worker.Worker",
                 cluster.master_url,
                 "--host", "127.0.0.1", "--cores", "1", "--memory", "1g",
-                "--webui-port", str(free_port()), "--work-dir", str(work_dir),
+                "--webui-port", str(worker_web_ports[index]), "--work-dir", str(work_dir),
             )  # fmt: skip
         _wait_for_workers(cluster, processes)
         yield cluster
