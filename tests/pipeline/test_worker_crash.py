@@ -6,7 +6,6 @@ twice and loses nothing. Also the plain command line: predict, apply, status.
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import add_comments, batch_rows, comment_rows
+from process_helpers import cli_env
 from tests.conftest import ADMIN_TOKEN
 
 from threekcal.db import migrate
@@ -29,24 +29,6 @@ pytestmark = pytest.mark.slow
 
 PAUSED_WORKER = Path(__file__).with_name("paused_worker.py")
 TEXTS = [f"comment number {i}: {word}" for i, word in enumerate(["happy", "sad", "wow", "meh", "gross"] * 3)]
-
-
-def cli_env(settings: Settings, model_dir: Path, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("THREEKCAL_")}
-    env.update(
-        THREEKCAL_ENV="test",
-        THREEKCAL_ADMIN_TOKEN=ADMIN_TOKEN,
-        THREEKCAL_DATABASE_URL=settings.database_url,
-        THREEKCAL_LOG_DIR=str(settings.log_dir),
-        THREEKCAL_CACHE_DIR=str(settings.cache_dir),
-        THREEKCAL_MODEL=str(model_dir),
-        THREEKCAL_BACKEND="torch",
-        THREEKCAL_TORCH_THREADS="1",
-        THREEKCAL_WORKER_INTERVAL="0.2",
-        HF_HUB_OFFLINE="1",
-        **extra,
-    )
-    return env
 
 
 def start(args: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
