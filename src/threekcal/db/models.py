@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
@@ -81,6 +82,8 @@ class Comment(Base):
     )
     label_source: Mapped[str | None] = mapped_column(String(SOURCE_CHARS))
     label_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # Migration 0006: labelled while served in the uniformly random audit queue (an unbiased sample).
+    audit: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     score_anger: Mapped[float | None] = mapped_column(Double, _stored_probability("anger"))
     score_disgust: Mapped[float | None] = mapped_column(Double, _stored_probability("disgust"))
     score_fear: Mapped[float | None] = mapped_column(Double, _stored_probability("fear"))
@@ -122,6 +125,7 @@ class Comment(Base):
         Index("ix_comments_score_num", "prediction_score", "num"),
         Index("ix_comments_prediction_time", "prediction_time"),
         Index("ix_comments_label_source", "label_source", "label"),
+        Index("ix_comments_audit", "audit", "label"),
         MARIADB_TABLE_OPTIONS,
     )
 
