@@ -92,6 +92,37 @@ def test_evaluation_comments_never_appear_in_training_data(labelled_db: Settings
     assert 0.15 < len(eval_nums) / (len(eval_nums) + len(train_nums)) < 0.25
 
 
+def test_the_audit_sample_is_the_evaluation_set_and_never_trains(train_settings: Settings) -> None:
+    from sqlalchemy import update
+
+    add_labelled(train_settings.database_url, labelled_corpus(300))
+    before = load_labelled(train_settings.database_url, eval_share=0.2)  # no audit labels: the hash split
+    assert {example.num for example in before.evaluation} == {
+        num for num in _labelled_nums(train_settings) if is_evaluation_comment(num, 0.2)
+    }
+    nums = _labelled_nums(train_settings)
+    audit = set(nums[::5])  # 60 comments, on both sides of the hash split
+    assert any(is_evaluation_comment(num, 0.2) for num in audit)
+    assert not all(is_evaluation_comment(num, 0.2) for num in audit)
+    with engine_for(train_settings.database_url).begin() as connection:
+        connection.execute(update(Comment).where(Comment.num.in_(audit)).values(audit=True))
+
+    split = load_labelled(train_settings.database_url, eval_share=0.2)
+    eval_nums = {example.num for example in split.evaluation}
+    train_nums = {example.num for example in split.train}
+    assert eval_nums == audit
+    assert not train_nums & audit
+    assert train_nums == set(nums) - audit  # hash-held-out comments train once an audit sample exists
+    assert split.data_hash() != before.data_hash()
+
+
+def _labelled_nums(settings: Settings) -> list[int]:
+    with engine_for(settings.database_url).connect() as connection:
+        return list(
+            connection.scalars(select(Comment.num).where(Comment.label.is_not(None)).order_by(Comment.num))
+        )
+
+
 def test_bulk_accepted_labels_are_left_out_unless_asked_for(train_settings: Settings) -> None:
     from sqlalchemy import update
 

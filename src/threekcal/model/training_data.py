@@ -2,7 +2,8 @@
 
 The evaluation set is fixed: :func:`is_evaluation_comment` decides it from the comment number alone (a
 hash of ``num``), so a comment that evaluated once evaluates forever and no training ever sees it. When
-an audit sample exists (a boolean ``audit`` column on ``comments``), it is the evaluation set instead.
+an audit sample exists (comments labelled from the uniformly random audit queue: ``comments.audit``,
+migration 0006), it is the evaluation set instead, and no audit-labelled comment is ever trained on.
 
 Label sources are the comments' ``label_source`` (issue 8's provenance): ``chosen`` (a person picked
 the label), ``accepted`` (a person accepted the prediction of that one comment), ``resolved`` (an admin
@@ -17,7 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from threekcal.db.models import LABEL_SOURCES, Comment
 from threekcal.db.session import engine_for
@@ -25,7 +26,6 @@ from threekcal.emotions import LABELS
 
 DEFAULT_LABEL_SOURCES = ("chosen", "accepted", "resolved")  # labels a person decided on, one by one
 UNRECORDED_SOURCE = "chosen"  # a label without provenance: migration 0004 calls such labels chosen
-AUDIT_COLUMN = "audit"
 EVAL_SALT = b"threekcal-evaluation-set:"
 
 
@@ -84,24 +84,19 @@ def load_labelled(
     The evaluation set keeps every source: it measures the model on what people said the truth is.
     """
     sources = check_label_sources(label_sources)
-    engine = engine_for(database_url)
-    columns = {column["name"] for column in inspect(engine).get_columns("comments")}
-    table = Comment.__table__
-    selected = [table.c.num, table.c.comments, table.c.label, table.c.label_source.label("source")]
-    audit = table.c.get(AUDIT_COLUMN)
-    if audit is None and AUDIT_COLUMN in columns:
-        audit = _extra_column(AUDIT_COLUMN)
-    if audit is not None:
-        selected.append(audit.label("audit"))
-    query = select(*selected).select_from(table).where(table.c.label.in_(LABELS)).order_by(table.c.num)
-    with engine.connect() as connection:
-        rows = connection.execute(query).mappings().all()
-    has_audit_sample = audit is not None and any(row["audit"] for row in rows)
+    query = (
+        select(Comment.num, Comment.comments, Comment.label, Comment.label_source, Comment.audit)
+        .where(Comment.label.in_(LABELS))
+        .order_by(Comment.num)
+    )
+    with engine_for(database_url).connect() as connection:
+        rows = connection.execute(query).all()
+    has_audit_sample = any(row.audit for row in rows)
     split = LabelledSplit()
     for row in rows:
-        source = row["source"] or UNRECORDED_SOURCE
-        example = LabelledComment(row["num"], row["comments"], row["label"], source)
-        held_out = bool(row["audit"]) if has_audit_sample else is_evaluation_comment(row["num"], eval_share)
+        source = row.label_source or UNRECORDED_SOURCE
+        example = LabelledComment(row.num, row.comments, row.label, source)
+        held_out = bool(row.audit) if has_audit_sample else is_evaluation_comment(row.num, eval_share)
         if held_out:
             split.evaluation.append(example)
         elif source in sources:
@@ -136,9 +131,3 @@ def count_labelled_since(database_url: str, since: object) -> int:
         query = query.where(Comment.labeled_at > since)
     with engine_for(database_url).connect() as connection:
         return int(connection.execute(query).scalar_one())
-
-
-def _extra_column(name: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy import column
-
-    return column(name)
