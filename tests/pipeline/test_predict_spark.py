@@ -71,6 +71,39 @@ def test_spark_backfill_rescores_on_the_executors(model_settings: Settings, spar
     assert {row["model_version"] for row in rows.values()} == {classifier.model_version}
 
 
+def test_spark_predict_without_a_model_uses_the_registrys_active_version(
+    model_settings: Settings, spark: Any, tmp_path: Path
+) -> None:
+    from threekcal.db import registry
+    from threekcal.db.session import session_factory
+    from threekcal.model.testmodel import build_test_model
+
+    promoted_dir = build_test_model(tmp_path / "tiny-seed1", size="tiny", seed=1)
+    with session_factory(model_settings.database_url)() as session:
+        first = registry.ensure_initial_version(session, model_settings.model)
+        second = registry.register_candidate(
+            session,
+            source=str(promoted_dir),
+            tag=None,
+            parent_id=first.version_id,
+            created_by="tester",
+            training_data_hash="0" * 64,
+            training_data_size=0,
+            metrics={},
+        )
+        registry.promote(session, second.id, author="alice")
+    add_comments(model_settings.database_url, TEXTS[:6])
+    classifier = spark_classifier(model_settings, spark=spark)  # THREEKCAL_MODEL is the first version
+    promoted = load_classifier(str(promoted_dir), settings=model_settings)
+    assert classifier.model_version == promoted.model_version
+    result = predict_pending(model_settings, classifier, run_id="run-active")
+    assert (result.status, result.records) == ("written", 6)
+    records = log_records(model_settings, "run-active")
+    assert {record["model_version"] for record in records} == {promoted.model_version}
+    expected = promoted.predict(TEXTS[:6])
+    assert [record["prediction_result"] for record in records] == [p.label for p in expected]
+
+
 def test_the_package_travels_as_one_archive_named_by_its_content(tmp_path: Path) -> None:
     archive = package_archive(tmp_path)
     assert package_archive(tmp_path) == archive  # built once per content

@@ -186,3 +186,54 @@ def test_rollback_without_an_earlier_version_changes_nothing(train_settings: Set
     with session_factory(train_settings.database_url)() as session:
         assert [v.status for v in registry.list_versions(session)] == ["active"]
         assert [e.action for e in registry.events(session)] == ["register-initial"]
+
+
+def test_one_off_predict_and_backfill_use_the_active_version_not_threekcal_model(
+    train_settings: Settings,
+    two_versions: tuple[int, int],
+    other_model_dir: Path,
+    cli_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first_id, second_id = two_versions
+    for key, value in {
+        "THREEKCAL_LOG_DIR": str(train_settings.log_dir),
+        "THREEKCAL_CACHE_DIR": str(train_settings.cache_dir),
+        "THREEKCAL_BACKEND": "torch",
+        "THREEKCAL_TORCH_THREADS": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    with session_factory(train_settings.database_url)() as session:
+        registry.promote(session, second_id, author="alice")
+    texts = [f"the exam made me so angry number {index}" for index in range(5)]
+    _add_pending(train_settings.database_url, texts)
+
+    predicted = runner.invoke(app, ["predict"])  # THREEKCAL_MODEL is the first version: not used
+    assert predicted.exit_code == 0, predicted.output
+    applied = runner.invoke(app, ["apply"])
+    assert applied.exit_code == 0, applied.output
+    second = load_classifier(str(other_model_dir), "torch", settings=train_settings)
+    got = _predictions(train_settings.database_url, texts)
+    assert [got[text] for text in texts] == [(p.label, second.model_version) for p in second.predict(texts)]
+    with session_factory(train_settings.database_url)() as session:
+        assert registry.get_version(session, second_id).tag == second.model_version.rsplit("+", 1)[0]
+        registry.rollback(session, author="bob")
+
+    rescored = runner.invoke(app, ["backfill"])  # no --model: the active version again (the first)
+    assert rescored.exit_code == 0, rescored.output
+    first = load_classifier(train_settings.model, "torch", settings=train_settings)
+    got = _predictions(train_settings.database_url, texts)
+    assert [got[text] for text in texts] == [(p.label, first.model_version) for p in first.predict(texts)]
+    assert first.model_version != second.model_version
+
+    more = [f"a wonderful happy morning number {index}" for index in range(3)]
+    _add_pending(train_settings.database_url, more)
+    explicit = runner.invoke(app, ["predict", "--model", str(other_model_dir)])  # --model still wins
+    assert explicit.exit_code == 0, explicit.output
+    assert runner.invoke(app, ["apply"]).exit_code == 0
+    assert {version for _, version in _predictions(train_settings.database_url, more).values()} == {
+        second.model_version
+    }
+    with session_factory(train_settings.database_url)() as session:
+        assert registry.active_model(session) == registry.ActiveModel(first_id, train_settings.model)

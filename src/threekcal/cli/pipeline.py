@@ -33,7 +33,8 @@ errors = Console(stderr=True)
 EXIT_BUSY = 75  # EX_TEMPFAIL: another run holds the lock; try again later
 
 ModelOption = Annotated[
-    str | None, typer.Option("--model", help="Model id or directory (default: THREEKCAL_MODEL).")
+    str | None,
+    typer.Option("--model", help="Model id or directory (default: the registry's active version)."),
 ]
 BackendOption = Annotated[
     str | None,
@@ -61,24 +62,28 @@ def _setup_logging() -> None:
 
 def _spark_classifier(model: str | None, backend: str | None, master: str | None) -> ClassifierLike:
     """Scores on the Spark executors; the model is resolved (and exported) here, loaded there."""
+    from threekcal.db.registry import RegistryError
     from threekcal.model import ModelError
     from threekcal.pipeline.spark_predict import spark_classifier
     from threekcal.pipeline.sparksession import SparkUnavailable
 
     try:
-        with errors.status("starting Spark…"):
+        with _database_errors(), errors.status("starting Spark…"):
             return spark_classifier(get_settings(), model, backend, master)
-    except (ModelError, SparkUnavailable) as exc:
+    except (ModelError, SparkUnavailable, RegistryError) as exc:
         raise _fail(str(exc)) from None
 
 
 def _classifier_for(
     engine: str, model: str | None, backend: str | None, master: str | None
 ) -> ClassifierLike:
+    """``model`` when given, else the registry's active version (THREEKCAL_MODEL only seeds the registry)."""
     _check_engine(engine)
     if engine == "spark":
         return _spark_classifier(model, backend, master)
-    return _load_classifier(model, backend)
+    if model:
+        return _load_classifier(model, backend)
+    return _active_classifier(get_settings(), backend).current()
 
 
 def _load_classifier(model: str | None, backend: str | None) -> ClassifierLike:
@@ -249,6 +254,7 @@ def worker(
 
 def _active_classifier(settings: Settings, backend: str | None) -> ActiveClassifier:
     """The registry's active version, re-read every cycle; loaded once now so a bad model fails fast."""
+    from threekcal.db.registry import RegistryError
     from threekcal.model import ModelError
     from threekcal.pipeline.active_model import ActiveClassifier
 
@@ -256,7 +262,7 @@ def _active_classifier(settings: Settings, backend: str | None) -> ActiveClassif
     try:
         with _database_errors(), errors.status("loading the active model…"):
             source.current()
-    except ModelError as exc:
+    except (ModelError, RegistryError) as exc:
         raise _fail(str(exc)) from None
     return source
 
@@ -316,7 +322,10 @@ def _parse_time(value: str | None, option: str) -> datetime | None:
 
 @app.command()
 def backfill(
-    model: Annotated[str, typer.Option("--model", help="Model id or directory to score with.")],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Model id or directory to score with (default: the active version)."),
+    ] = None,
     backend: BackendOption = None,
     user: Annotated[str | None, typer.Option("--user", help="Only this request_user's comments.")] = None,
     since: Annotated[str | None, typer.Option(help="Only comments requested at or after (ISO 8601).")] = None,
@@ -328,7 +337,7 @@ def backfill(
     ] = "local",
     master: MasterOption = None,
 ) -> None:
-    """Score comments again with another model, through the same log + apply path."""
+    """Score comments again (the active version, or --model), through the same log + apply path."""
     from threekcal.pipeline.backfill import BackfillFilter, run_backfill
     from threekcal.pipeline.predict import DEFAULT_CHUNK_SIZE
     from threekcal.pipeline.spark_predict import DEFAULT_SPARK_CHUNK

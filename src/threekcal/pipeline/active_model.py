@@ -21,6 +21,25 @@ log = logging.getLogger(__name__)
 Loader = Callable[[str], ClassifierLike]
 
 
+def active_version(settings: Settings) -> registry.ActiveModel:
+    """The registry's active version (on an empty registry THREEKCAL_MODEL, registered as the first one).
+
+    Everything that predicts without an explicit model asks this: the worker each cycle, the Airflow
+    predict task, and the one-off ``threekcal predict`` / ``backfill`` (local and Spark)."""
+    with session_factory(settings.database_url)() as session:
+        return registry.ensure_initial_version(session, settings.model)
+
+
+def record_tag(settings: Settings, version_id: int, model_version: str) -> None:
+    """The first time a version is loaded its tag (``name@revision``) is known: keep it for drift."""
+    tag = model_version.rsplit("+", 1)[0]
+    with session_factory(settings.database_url)() as session:
+        version = session.get(ModelVersion, version_id)
+        if version is not None and version.tag is None and tag:
+            version.tag = tag
+            session.commit()
+
+
 class ActiveClassifier:
     """``current()`` is the classifier of the active version (loaded with ``load`` on a change)."""
 
@@ -37,8 +56,7 @@ class ActiveClassifier:
         return load_classifier(source, self.backend, settings=self.settings)
 
     def active(self) -> registry.ActiveModel:
-        with session_factory(self.settings.database_url)() as session:
-            return registry.ensure_initial_version(session, self.settings.model)
+        return active_version(self.settings)
 
     def current(self) -> ClassifierLike:
         active = self.active()
@@ -49,14 +67,5 @@ class ActiveClassifier:
                 )
             self._classifier = self._load(active.source)
             self._version = active
-            self._record_tag(active)
+            record_tag(self.settings, active.version_id, self._classifier.model_version)
         return self._classifier
-
-    def _record_tag(self, active: registry.ActiveModel) -> None:
-        """The first time a version is loaded its tag (``name@revision``) is known: keep it for drift."""
-        tag = self._classifier.model_version.rsplit("+", 1)[0] if self._classifier else None
-        with session_factory(self.settings.database_url)() as session:
-            version = session.get(ModelVersion, active.version_id)
-            if version is not None and version.tag is None and tag:
-                version.tag = tag
-                session.commit()

@@ -158,12 +158,17 @@ def spark_classifier(
     *,
     spark: SparkSession | None = None,
 ) -> SparkClassifier:
-    """Resolve the model on the driver (version, backend, ONNX export), ship the package, connect."""
+    """Resolve the model on the driver (version, backend, ONNX export), ship the package, connect.
+
+    Without ``model`` it is the registry's active version (read from the database now), like the worker.
+    """
     from threekcal.model import backend_class, choose_backend_for, export_onnx, resolve_model
+    from threekcal.pipeline.active_model import active_version, record_tag
     from threekcal.pipeline.sparksession import spark_for
 
     choice = choose_backend_for(backend, settings)
-    model_id = model or settings.model  # executors resolve the same id: a directory or a hub id
+    active = None if model else active_version(settings)
+    model_id = model if active is None else active.source  # executors resolve the same id
     source = resolve_model(model_id)
     source.labels()  # a wrong label set fails here, not on every executor
     if choice.backend.startswith("onnx"):
@@ -179,6 +184,8 @@ def spark_classifier(
     session = spark or spark_for(settings, master, app_name="threekcal")
     session.sparkContext.addPyFile(str(package_archive(settings.cache_dir)))
     version = f"{source.version}+{backend_class(choice.backend).name}"
+    if active is not None:
+        record_tag(settings, active.version_id, version)
     return SparkClassifier(session, spec, version)
 
 
