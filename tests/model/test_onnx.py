@@ -143,3 +143,25 @@ def test_unwritable_cache_is_a_clear_error(
     blocker.write_text("a file where the cache directory should be")
     with pytest.raises(ModelError, match="THREEKCAL_CACHE_DIR"):
         load_classifier(str(tiny_model_dir), "onnx", settings=make_settings(blocker))
+
+
+def test_the_export_is_fused_and_an_older_format_is_exported_again(
+    tiny_model_dir: Path, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    import onnx
+
+    settings = make_settings(tmp_path / "cache")
+    load_classifier(str(tiny_model_dir), "onnx", settings=settings)
+    (directory,) = (tmp_path / "cache" / "onnx").iterdir()
+    layers = json.loads((tiny_model_dir / "config.json").read_text())["num_hidden_layers"]
+    meta = json.loads((directory / _export.META_FILE).read_text())
+    assert meta["format"] == _export.EXPORT_FORMAT
+    assert meta["fusion"]["Attention"] == layers
+    assert meta["fusion"]["SkipLayerNormalization"] == 2 * layers
+    int8_ops = {node.op_type for node in onnx.load(str(directory / _export.MODEL_FILES["int8"])).graph.node}
+    assert "QAttention" in int8_ops and "Attention" not in int8_ops
+
+    (directory / _export.META_FILE).write_text(json.dumps({**meta, "format": 1}))  # an export before fusion
+    assert not _export.is_complete(directory)
+    assert load_classifier(str(tiny_model_dir), "onnx", settings=settings).predict(["hello"])
+    assert json.loads((directory / _export.META_FILE).read_text())["format"] == _export.EXPORT_FORMAT
