@@ -6,13 +6,18 @@ the time to fine-tune on 2,000 labels for 3 epochs; ONNX int8 vs fp32 agreement 
 
 - ThreeKcal: ``threekcal.model.training.fine_tune`` as ``threekcal train`` runs it: dynamic padding
   (DataCollatorWithPadding) and length grouping (``train_sampling_strategy="group_by_length"``);
-- naive: the same Trainer with every example padded to 512 tokens and no length grouping.
+- naive: the same Trainer with every example padded to 512 tokens and no length grouping;
+- bf16 (``--bf16``): ThreeKcal's setup with bf16 mixed precision (``TrainingArguments(bf16=True)`` on the
+  CPU: autocast, fp32 master weights), for CPUs with native bf16 (avx512_bf16, amx_bf16).
 
 Both run optimiser steps of batch 16 (``--steps``, ``--naive-steps``: the naive one is far slower) on
 the same labelled comments, alternating, best of ``--rounds`` rounds (the machine is shared). The
 2,000 labels x 3 epochs time is measured with ``--full-run``, otherwise extrapolated from the measured
-rate (and says so). The agreement check fine-tunes the full-size model (``--agree-steps`` steps),
-exports it to ONNX fp32 and int8 and compares their top labels on ``--agreement-texts`` comments.
+rate (and says so). The agreement check fine-tunes the full-size model (``--agree-steps`` steps on
+comments of up to ``--agree-words`` words: short ones learn in fewer CPU-minutes), exports it to ONNX fp32
+and int8 and compares their top labels on ``--agreement-texts`` comments. Each timed run also prints the
+CPU cores its process received (CPU time / wall time): on a shared machine that, and the load average,
+say how much of the machine the figure had.
 Goal (issue 11): 2,000 labels x 3 epochs in under 15 minutes on 2 cores.
 """
 
@@ -23,6 +28,7 @@ import os
 import platform
 import random
 import re
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -62,7 +68,9 @@ def labelled(count: int, seed: int = 11, max_words: int = 40) -> list[LabelledCo
 def cpu_line() -> str:
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "?")
-    flags = set(re.findall(r"\b(avx512_vnni|avx_vnni|amx_int8|avx512f|avx2|fma)\b", info))
+    flags = set(
+        re.findall(r"\b(avx512_vnni|avx_vnni|amx_int8|amx_bf16|avx512_bf16|avx512f|avx2|fma)\b", info)
+    )
     load = os.getloadavg()
     return (
         f"CPU: {model} ({os.cpu_count()} cores; {', '.join(sorted(flags)) or 'no AVX2'}), "
@@ -92,7 +100,7 @@ def run(
     from threekcal.model.training import fine_tune
 
     with tempfile.TemporaryDirectory() as output:
-        started = time.perf_counter()
+        cpu_before, started = _cpu_seconds(), time.perf_counter()
         result = fine_tune(
             model_dir,
             examples,
@@ -109,9 +117,15 @@ def run(
             **extra,  # type: ignore[arg-type]
         )
         seconds = time.perf_counter() - started
+        cores = (_cpu_seconds() - cpu_before) / seconds
     runtime = result.metrics["train_runtime"]
     trained = steps * BATCH if steps > 0 else len(examples) * epochs
-    return {"result": result, "per_s": trained / runtime, "runtime": runtime, "wall": seconds}
+    return {"result": result, "per_s": trained / runtime, "runtime": runtime, "wall": seconds, "cores": cores}
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def agreement(model_dir: Path, args: argparse.Namespace, threads: int, *, tiny: bool = False) -> None:
@@ -124,7 +138,7 @@ def agreement(model_dir: Path, args: argparse.Namespace, threads: int, *, tiny: 
 
     steps = 500 if tiny else args.agree_steps
     # the tiny model learns the cue in seconds only among a few words; the full-size one sees real lengths
-    words = 6 if tiny else 40
+    words = 6 if tiny else args.agree_words
     train = labelled(1000 if tiny else steps * BATCH, seed=5, max_words=words)
     held_out = labelled(args.agreement_texts, seed=6, max_words=words)
     started = time.perf_counter()
@@ -162,6 +176,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--full-run", action="store_true", help="really fine-tune on 2,000 labels x 3 epochs")
     parser.add_argument("--agree-steps", type=int, default=60)
+    parser.add_argument("--agree-words", type=int, default=40, help="longest comment of the agreement check")
+    parser.add_argument("--bf16", action="store_true", help="also time bf16 mixed precision")
     parser.add_argument("--agreement-texts", type=int, default=1000)
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
@@ -191,19 +207,37 @@ def main() -> None:
 def throughput(model_dir: Path, args: argparse.Namespace) -> None:
     examples = labelled(args.steps * BATCH)
     best: dict[str, dict] = {}
+    setups = ("threekcal", "naive", "bf16") if args.bf16 else ("threekcal", "naive")
     for round_number in range(args.rounds):
-        for name in ("threekcal", "naive"):
+        for name in setups:
             steps = args.naive_steps if name == "naive" else args.steps
-            measured = run(model_dir, examples, steps=steps, naive=name == "naive")
-            print(f"round {round_number + 1} {name}: {measured['per_s']:.1f} examples/s", flush=True)
+            extra = {"bf16": True} if name == "bf16" else {}
+            measured = run(model_dir, examples, steps=steps, naive=name == "naive", **extra)
+            print(
+                f"round {round_number + 1} {name}: {measured['per_s']:.2f} examples/s "
+                f"({measured['cores']:.2f} CPU cores received, load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
             if name not in best or measured["per_s"] > best[name]["per_s"]:
                 best[name] = measured
     ours, naive = best["threekcal"]["per_s"], best["naive"]["per_s"]
     print()
     print(f"fine-tuning throughput, full-size architecture, {args.threads} threads, batch {BATCH}:")
-    print(f"  ThreeKcal (dynamic padding + length grouping): {ours:.1f} examples/s")
-    print(f"  naive (pad to {NAIVE_PAD}, random order):            {naive:.1f} examples/s")
+    print(
+        f"  ThreeKcal (dynamic padding + length grouping): {ours:.2f} examples/s "
+        f"({best['threekcal']['cores']:.2f} cores received)"
+    )
+    print(
+        f"  naive (pad to {NAIVE_PAD}, random order):            {naive:.2f} examples/s "
+        f"({best['naive']['cores']:.2f} cores received)"
+    )
     print(f"  ratio: {ours / naive:.1f}x")
+    if "bf16" in best:
+        bf16 = best["bf16"]["per_s"]
+        print(
+            f"  ThreeKcal + bf16 mixed precision:               {bf16:.2f} examples/s "
+            f"({best['bf16']['cores']:.2f} cores received), {bf16 / ours:.2f}x fp32"
+        )
     if args.full_run:
         full = run(model_dir, labelled(2000), steps=-1, naive=False, epochs=3.0)
         minutes, how = full["wall"] / 60, "measured"
