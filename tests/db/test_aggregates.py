@@ -139,9 +139,12 @@ class World:
                 else:
                     labels.set_label(session, num, label=self.rng.choice(LABELS), by=by)
                 if self.rng.random() < 0.3:  # served from the audit queue
-                    audited = session.get(Comment, num, populate_existing=True)
-                    assert audited is not None
-                    audited.audit = not audited.audit
+                    if self.rng.random() < 0.5:  # an ORM bulk UPDATE
+                        session.execute(update(Comment).where(Comment.num == num).values(audit=True))
+                    else:  # a change of a loaded object
+                        audited = session.get(Comment, num, populate_existing=True)
+                        assert audited is not None
+                        audited.audit = not audited.audit
                     session.commit()
             except labels.LabelConflictError:
                 pass
