@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from threekcal.cli import app
-from threekcal.db import importing
+from threekcal.db import aggregates, importing
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.settings import get_settings
@@ -106,6 +106,8 @@ def test_csv_import_stores_every_row_with_its_fields_and_twice_stores_nothing_ne
     assert again.exit_code == 0, again.output
     assert "25 rows read: 0 comments stored, 25 already present, 0 bad rows skipped" in again.stdout
     assert [row.receipt for row in stored(cli_db)] == [row.receipt for row in rows]
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []  # the statistics counted each comment once
 
 
 def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,6 +145,8 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
     assert rows[0].request_user == "제인" and rows[0].prediction_score == 0.5
     result = run_import(str(path))
     assert "10 rows read: 0 comments stored, 10 already present" in result.stdout
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []
 
 
 def test_bad_rows_are_reported_with_their_line_numbers_and_skipped(cli_db: str, tmp_path: Path) -> None:
@@ -318,3 +322,5 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     assert missing.exit_code == 2
     assert "error: no table nothing in mysql+pymysql://" in missing.stderr
     assert count(cli_db) == 3
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []

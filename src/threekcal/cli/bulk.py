@@ -1,6 +1,7 @@
 """``threekcal import | export``: bring existing comments in, take filtered comments out, in bounded memory.
 
-Exit codes: 0 done (bad rows skipped are reported on stderr), 2 refused (missing file, unknown format,
+Exit codes: 0 done (bad rows skipped are reported on stderr), 1 another writer stored the same comments
+at the same time (run it again), 2 refused (missing file, unknown format,
 missing column, bad URL, or bad rows with ``--strict``): nothing stored.
 """
 
@@ -112,6 +113,9 @@ def import_command(
             )
     except importing.ImportRefusedError as error:
         raise _fail(str(error)) from None
+    except importing.ImportRaceError as error:
+        console.print(f"[red]error:[/red] {escape(str(error))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         if isinstance(source, importing.TableSource):
             source.close()

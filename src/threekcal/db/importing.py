@@ -3,12 +3,14 @@
 Every row is checked with the API's rules (``threekcal.validation.clean_comment_record``); a bad row is
 reported with its line number and skipped, or, when strict, refuses the whole import before anything is
 stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
-one transaction per chunk, so memory stays bounded whatever the size of the source.
+one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
+comments are counted in the statistics aggregates (``aggregates.add_comments``) in its transaction.
 
 Running an import twice stores nothing new: each row's receipt is derived from its content (user,
-request time, text), and the table's unique receipt constraint makes the insert of a known row a no-op
-(``INSERT OR IGNORE`` on SQLite, ``INSERT IGNORE`` on MariaDB). The same comment twice in one source is
-stored once.
+request time, text). A chunk looks its receipts up first and inserts only the new ones; the table's
+unique receipt constraint backs this (``INSERT OR IGNORE`` on SQLite, ``INSERT IGNORE`` on MariaDB),
+and a chunk whose rows another writer stored meanwhile is rolled back (its counts would be wrong). The
+same comment twice in one source is stored once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, make_url
 
+from threekcal.db import aggregates
+from threekcal.db.models import Comment
 from threekcal.validation import (
     COMMENT_RECORD_FIELDS,
     REQUIRED_RECORD_FIELDS,
@@ -41,9 +45,10 @@ RECEIPT_DOMAIN = b"threekcal-import\x00"
 RECEIPT_BYTES = 24  # as long as the API's receipts (32 characters)
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how both backends store and compare UTC times (see merge.time_text)
 STORED_COLUMNS = ("receipt", *COMMENT_RECORD_FIELDS)
+RECEIPT_LOOKUP_BATCH = 5000  # receipts per IN (...) query: well under SQLite's 32766 parameters
+comments = Comment.__table__
 
-# After each chunk's insert, in its transaction: (connection, receipts of the chunk's rows). The
-# statistics aggregates count the newly inserted rows there.
+# After each chunk's insert, in its transaction: (connection, receipts of the comments it stored).
 ChunkHook = Callable[[Connection, Sequence[str]], None]
 Progress = Callable[[int], None]  # the source's position: bytes read of a file, rows read of a table
 
@@ -305,15 +310,56 @@ def _checked(source: Source) -> Iterator[tuple[str, CommentRecord | str]]:
             yield where, str(error)
 
 
-def _receipt_of(values: tuple[Any, ...]) -> str:
-    return str(values[0])
-
-
 def _insert_sql(connection: Connection) -> str:
     marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     verb = "INSERT OR IGNORE" if connection.dialect.name == "sqlite" else "INSERT IGNORE"
     placeholders = ", ".join([marker] * len(STORED_COLUMNS))
     return f"{verb} INTO comments ({', '.join(STORED_COLUMNS)}) VALUES ({placeholders})"
+
+
+class ImportRaceError(RuntimeError):
+    """Another writer stored some of a chunk's comments while it was being stored; the chunk was rolled
+    back (earlier chunks stay, and running the import again finishes it)."""
+
+
+def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(receipts), RECEIPT_LOOKUP_BATCH):
+        batch = receipts[start : start + RECEIPT_LOOKUP_BATCH]
+        found.update(
+            connection.execute(select(comments.c.receipt).where(comments.c.receipt.in_(batch))).scalars()
+        )
+    return found
+
+
+def _counted(record: CommentRecord) -> dict[str, Any]:
+    """What the statistics aggregates count of a new comment (aggregates.add_comments)."""
+    return {
+        "request_user": record.request_user,
+        "request_time": record.request_time,
+        "prediction_result": record.prediction_result,
+        "prediction_score": record.prediction_score,
+        "label": record.label,
+    }
+
+
+def store_chunk(connection: Connection, chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]]) -> list[str]:
+    """Insert the comments of ``chunk`` not stored yet and count them in the statistics aggregates, in
+    the caller's transaction; the receipts of the comments it stored."""
+    unique = {values[0]: (values, record) for values, record in reversed(chunk)}  # the first one wins
+    existing = _existing_receipts(connection, list(unique))
+    # In receipt order the unique index on receipt is written in one sweep instead of at random places.
+    new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
+    if not new:
+        return []
+    result = connection.exec_driver_sql(_insert_sql(connection), [values for values, _record in new])
+    if result.rowcount != len(new):
+        raise ImportRaceError(
+            f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
+            "nothing of this chunk was stored; run the import again to finish it"
+        )
+    aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
+    return [values[0] for values, _record in new]
 
 
 def import_comments(
@@ -326,7 +372,8 @@ def import_comments(
     progress: Progress = lambda _position: None,
     after_chunk: ChunkHook | None = None,
 ) -> ImportReport:
-    """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows.
+    """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
+    comments are counted in the statistics aggregates in its transaction.
 
     ``strict``: the source is checked first and any bad row refuses the import (ImportRefusedError,
     nothing stored). Otherwise bad rows are given to ``on_bad`` and skipped.
@@ -341,19 +388,15 @@ def import_comments(
         if bad:
             raise ImportRefusedError(f"{bad} bad rows: nothing stored (--strict)")
     report = ImportReport()
-    chunk: list[tuple[Any, ...]] = []
+    chunk: list[tuple[tuple[Any, ...], CommentRecord]] = []
 
     def flush() -> None:
         with engine.begin() as connection:
-            # In receipt order, the unique index on receipt is written in one sweep instead of at
-            # random places (about a quarter less time per chunk on SQLite).
-            chunk.sort(key=_receipt_of)
-            result = connection.exec_driver_sql(_insert_sql(connection), chunk)
-            stored = max(result.rowcount, 0)
+            receipts = store_chunk(connection, chunk)
             if after_chunk is not None:
-                after_chunk(connection, [values[0] for values in chunk])
-        report.stored += stored
-        report.already_present += len(chunk) - stored
+                after_chunk(connection, receipts)
+        report.stored += len(receipts)
+        report.already_present += len(chunk) - len(receipts)
         chunk.clear()
         progress(source.position)
 
@@ -364,7 +407,7 @@ def import_comments(
             if not strict:
                 on_bad(BadRow(where, checked))
             continue
-        chunk.append(stored_values(checked))
+        chunk.append((stored_values(checked), checked))
         if len(chunk) >= chunk_rows:
             flush()
     if chunk:
