@@ -199,12 +199,14 @@ class Stream:
             stdout=subprocess.PIPE,
             text=True,
         )
+        assert self.process.stdout is not None
+        self.process.stdout.readline()  # "streaming": its first comment is stored
         return self
 
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
         out, _err = self.process.communicate()
-        self.count = int(out.split()[-1]) if out.split() else 0
+        self.count = int(out.split()[-1])
 
 
 def stream_comments(rate: float) -> None:
@@ -220,6 +222,8 @@ def stream_comments(rate: float) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     count, started = 0, time.perf_counter()
     while not stop.is_set():
+        if count == 1:
+            print("streaming", flush=True)
         delay = started + count / rate - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
@@ -304,7 +308,6 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
             quiet = timed(lambda: client.get("/stats"), args.repeat)
             say("/stats (aggregates, no stream): p50 {:.1f} ms, p99 {:.1f} ms".format(*percentiles(quiet)))
             with Stream(env, args.stream_rate) as stream:
-                time.sleep(1)
                 busy = timed(lambda: client.get("/stats"), args.repeat)
             say(
                 f"/stats (aggregates, {args.stream_rate:g} comments/s stream, {stream.count} inserted): "
