@@ -10,7 +10,7 @@ batch is marked applied in the same transaction as its last merge, guarded by ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -22,12 +22,13 @@ from threekcal.db import aggregates
 from threekcal.db.models import Comment, PredictionBatch, PredictionStaging
 from threekcal.db.types import utcnow
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.records import ParsedLog, ValidRecord
+from threekcal.pipeline.records import QuarantinedLine, ValidRecord
 from threekcal.settings import Settings
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_SAMPLE = 20
+QUARANTINE_LOGGED = 5  # quarantined lines also written to the log (the file has them all)
 MERGE_READ_ROWS = 10_000
 PREDICTION_COLUMNS = (
     "prediction_result",
@@ -150,11 +151,38 @@ def mark_applied(
         raise AlreadyApplied(run_id)
 
 
-def write_quarantine(settings: Settings, run_id: str, parsed: ParsedLog) -> str | None:
-    if not parsed.quarantined:
-        return None
-    path = logfiles.quarantine_path(settings.log_dir, run_id)
-    logfiles.write_json_lines_atomically(path, (line.as_json() for line in parsed.quarantined))
-    for line in parsed.quarantined[:5]:
-        log.warning("log %s line %d quarantined: %s", run_id, line.line_no, line.reason)
-    return str(path.relative_to(settings.log_dir))
+class QuarantineFile:
+    """The quarantined lines of one apply, written as the log is read (memory holds none of them) to a
+    temporary file that ``publish`` moves into place; closed without publishing, it is deleted."""
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.log_dir = settings.log_dir
+        self.run_id = run_id
+        self.path = logfiles.quarantine_path(settings.log_dir, run_id)
+        self.count = 0
+        self._writer: logfiles.JsonLinesWriter | None = None
+
+    def add(self, lines: Iterable[QuarantinedLine]) -> None:
+        for line in lines:
+            if self._writer is None:
+                self._writer = logfiles.JsonLinesWriter(self.path.with_name(f".{self.path.name}.tmp"))
+                self._writer.__enter__()
+            self._writer.write(line.as_json())
+            self.count += 1
+            if self.count <= QUARANTINE_LOGGED:
+                log.warning("log %s line %d quarantined: %s", self.run_id, line.line_no, line.reason)
+
+    def publish(self) -> str | None:
+        """Moves the file into place; its path relative to the log directory (None: no line)."""
+        if self._writer is None:
+            return None
+        self._writer.finish()
+        logfiles.publish(self._writer.path, self.path)
+        return str(self.path.relative_to(self.log_dir))
+
+    def __enter__(self) -> QuarantineFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.__exit__(*exc_info)
