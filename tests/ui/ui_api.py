@@ -136,7 +136,8 @@ class RealApi:
             )
 
     def insert_rows(self, rows: list[Mapping[str, Any]]) -> None:
-        """Many predicted and labelled comments at once, straight into the database."""
+        """Many predicted and labelled comments at once, straight into the database (optional keys:
+        ``model_version`` of the prediction, ``audit`` for a label given from the audit queue)."""
         with engine_for(self.settings.database_url).begin() as connection:
             connection.execute(
                 insert(Comment),
@@ -151,10 +152,13 @@ class RealApi:
                         "prediction_score": row.get("prediction_score"),
                         "prediction_scores": row.get("prediction_scores"),
                         "prediction_time": datetime.now(UTC) if row.get("prediction_result") else None,
-                        "model_version": "ui-test-model" if row.get("prediction_result") else None,
+                        "model_version": row.get("model_version", "ui-test-model")
+                        if row.get("prediction_result")
+                        else None,
                         "label": row.get("label"),
                         "labeled_by": "admin" if row.get("label") else None,
                         "labeled_at": datetime.now(UTC) if row.get("label") else None,
+                        "audit": bool(row.get("audit", False)),
                     }
                     for row in rows
                 ],
@@ -165,8 +169,8 @@ class RealApi:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def stats(self, request_user: str | None = None) -> dict[str, Any]:
-        params = {"request_user": request_user} if request_user else {}
+    def stats(self, request_user: str | None = None, tz: str | None = None) -> dict[str, Any]:
+        params = {key: value for key, value in (("request_user", request_user), ("tz", tz)) if value}
         response = self.http.get("/stats", params=params)
         assert response.status_code == 200, response.text
         return response.json()

@@ -1,0 +1,123 @@
+"""What the Statistics page says about its numbers, free of Streamlit: rates written with their n, small
+samples flagged, classes without support left out of the macro average, Wilson intervals for the rates
+the page computes from counts itself (per true label, per day).
+
+Everything here works on the ``GET /stats`` answer (counts already aggregated by the database); nothing
+recomputes statistics from comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scipy.stats import binomtest
+
+from threekcal.emotions import LABELS
+
+Stats = Mapping[str, Any]
+METRICS = ("precision", "recall", "f1")
+CONFIDENCE = 0.95
+SMALL_SAMPLE = 30  # what an API without ``small_sample`` in its answer meant by a small sample
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``correct`` out of ``n``, with its 95% Wilson interval (none when n is 0)."""
+
+    correct: int
+    n: int
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def value(self) -> float | None:
+        return self.correct / self.n if self.n else None
+
+
+def wilson(correct: int, n: int) -> Rate:
+    """The share ``correct / n`` with its 95% Wilson score interval (scipy's binomtest)."""
+    if n <= 0:
+        return Rate(0, 0)
+    interval = binomtest(int(correct), int(n)).proportion_ci(confidence_level=CONFIDENCE, method="wilson")
+    return Rate(int(correct), int(n), float(interval.low), float(interval.high))
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
+
+
+def rate_text(value: float | None, n: int, digits: int = 0) -> str:
+    """'100% (n=3)'; '— (n=0)' when there is nothing to divide."""
+    return f"{percent(value if n else None, digits)} (n={int(n):,})"
+
+
+def interval_text(low: float | None, high: float | None, digits: int = 1) -> str:
+    """'48.2%–74.1%'; empty when there is no interval."""
+    if low is None or high is None:
+        return ""
+    return f"{low:.{digits}%}–{high:.{digits}%}"
+
+
+def is_small(n: int, small: int) -> bool:
+    """A sample too small to trust a rate from: fewer than ``small`` (and more than none)."""
+    return 0 < n < small
+
+
+def stats_labels(stats: Stats) -> list[str]:
+    return list(stats.get("labels") or LABELS)
+
+
+def label_rates(stats: Stats) -> dict[str, Rate]:
+    """Per true label: the comments of it the model got right (the confusion matrix's rows)."""
+    matrix = stats.get("confusion_matrix") or []
+    rates = {}
+    for index, label in enumerate(stats_labels(stats)):
+        row = matrix[index] if index < len(matrix) else []
+        rates[label] = wilson(row[index] if row else 0, sum(row))
+    return rates
+
+
+def small_sample(stats: Stats) -> int:
+    """Rates from fewer comments than this are flagged (the API says its threshold)."""
+    return int(stats.get("small_sample") or SMALL_SAMPLE)
+
+
+def unsupported_classes(stats: Stats) -> list[str]:
+    """Classes without a labelled (and predicted) comment: their precision, recall and F1 read "—"."""
+    if "unsupported_labels" in stats:
+        return list(stats["unsupported_labels"])
+    return [item["label"] for item in stats.get("per_class") or [] if not item.get("support")]
+
+
+def macro_average(stats: Stats) -> dict[str, float | None]:
+    """Precision, recall and F1 averaged over the classes with at least one labelled comment only (a
+    class nobody labelled has no recall to average; counting it as 0 would pull the average down)."""
+    supported = stats.get("macro_avg_supported")
+    if supported is not None:
+        return {metric: supported.get(metric) for metric in METRICS}
+    rows = [item for item in stats.get("per_class") or [] if item.get("support")]
+    return {
+        metric: (sum(float(item[metric]) for item in rows) / len(rows) if rows else None)
+        for metric in METRICS
+    }
+
+
+def overall_rate(stats: Stats) -> Rate:
+    """Accuracy over every labelled and predicted comment (in the selected label sources)."""
+    matrix = stats.get("confusion_matrix") or []
+    n = int(stats.get("accuracy_n", sum(map(sum, matrix))))
+    correct = sum(matrix[i][i] for i in range(min(len(matrix), len(stats_labels(stats)))))
+    return wilson(correct, n)
+
+
+def audit_rate(stats: Stats) -> Rate | None:
+    """Accuracy on the audit sample (uniformly random comments) with the API's 95% Wilson interval;
+    None when the API does not report one."""
+    audit = stats.get("audit")
+    if audit is None:
+        return None
+    return Rate(
+        int(audit.get("correct") or 0), int(audit.get("n") or 0), audit.get("ci_low"), audit.get("ci_high")
+    )
