@@ -31,7 +31,7 @@ from threekcal.pipeline.merge import (
     BatchResult,
     batches,
     mark_applied,
-    merge_statement,
+    merge_predictions,
     staging,
     time_text,
     unknown_nums_query,
@@ -90,7 +90,7 @@ def _apply_chunk_local(connection: Connection, chunk: Sequence[ValidRecord]) -> 
     _drop_local_staging(connection)
     local_staging.create(connection)
     _stage_rows(connection, chunk)
-    updated = connection.execute(merge_statement(local_staging)).rowcount
+    updated = merge_predictions(connection, local_staging)
     unknown = list(connection.execute(unknown_nums_query(local_staging)).scalars())
     _drop_local_staging(connection)
     return updated, unknown
