@@ -219,3 +219,7 @@ def test_empty_stats_draw_without_errors(real_api: RealApi) -> None:
         charts.per_class_frame(empty, "en", small=SMALL).loc[:, "sample"].tolist()[:7]
         == ["no labelled comment"] * 7
     )
+
+
+def test_a_rate_text_sits_inside_a_tall_bar_and_above_a_short_one() -> None:
+    assert charts.text_positions([0.0, 0.1, 0.5, None]) == ["outside", "outside", "inside", "outside"]

@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pandas as pd
 import pytest
 from scipy.stats import binomtest
-from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 from ui_api import APP_PATH, RealApi
 
@@ -85,16 +85,10 @@ def charts(app: AppTest) -> dict[str, dict[str, Any]]:
     return {spec["layout"]["title"]["text"]: spec for spec in specs}
 
 
-def shown_tables(app: AppTest) -> list[Any]:
-    """Each table as the browser shows it: a styled table's display strings, else its values."""
-    shown = []
-    for table in app.dataframe:
-        styler = table.proto.arrow_data.styler
-        if styler.display_values:
-            shown.append(convert_arrow_bytes_to_pandas_df(styler.display_values))
-        else:
-            shown.append(table.value)
-    return shown
+def shown_tables(app: AppTest) -> list[pd.DataFrame]:
+    """Each table as sent to the browser, which draws a missing cell as "None" (a pandas Styler's
+    ``na_rep`` does not change that)."""
+    return [table.value for table in app.dataframe]
 
 
 def assert_nothing_reads_none(app: AppTest) -> None:
@@ -106,6 +100,7 @@ def assert_nothing_reads_none(app: AppTest) -> None:
     for element in app.get("plotly_chart"):
         assert "None" not in element.proto.spec
     for frame in shown_tables(app):
+        assert not frame.isna().to_numpy().any(), frame
         assert "None" not in frame.astype(str).to_string()
 
 
@@ -141,6 +136,10 @@ def test_a_tiny_sample_is_flagged_and_every_rate_has_its_n(tiny: RealApi) -> Non
     assert "Hatched bars rest on fewer than 30 comments" in page
     confusion = charts(app)["Confusion matrix (counts)"]["data"][0]
     assert confusion["y"][0] == "🤬 anger (n=3)"
+    app.toggle(key="confusion_normalise").set_value(True).run()
+    assert_nothing_reads_none(app)
+    shares = next(frame for frame in shown_tables(app) if frame.shape == (7, 7))
+    assert shares.loc["😀 joy", "😀 joy"] == "50.0%" and shares.loc["😨 fear", "😨 fear"] == "—"
 
 
 def test_classes_nobody_labelled_read_dash_and_stay_out_of_the_macro_average(tiny: RealApi) -> None:

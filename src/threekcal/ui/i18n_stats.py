@@ -41,6 +41,10 @@ STATS_STRINGS: Final[dict[str, dict[str, str]]] = {
         "en": "Hatched bars rest on fewer than {small} comments; whiskers are 95% Wilson intervals.",
         "ko": "빗금 막대는 코멘트 {small}개 미만에 근거합니다. 수염은 95% Wilson 구간입니다.",
     },
+    "stats_small_hatched_only": {
+        "en": "Hatched bars rest on fewer than {small} comments.",
+        "ko": "빗금 막대는 코멘트 {small}개 미만에 근거합니다.",
+    },
     "stats_no_support": {"en": "no labelled comment", "ko": "라벨 있는 코멘트 없음"},
     "stats_macro_classes": {
         "en": "over {count} of {total} classes",

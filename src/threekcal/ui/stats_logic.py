@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from scipy.stats import binomtest
 
 from threekcal.emotions import LABELS
@@ -58,6 +59,17 @@ def interval_text(low: float | None, high: float | None, digits: int = 1) -> str
     if low is None or high is None:
         return ""
     return f"{low:.{digits}%}–{high:.{digits}%}"
+
+
+def readable(frame: pd.DataFrame, formats: Mapping[str, str]) -> pd.DataFrame:
+    """The columns in ``formats`` as the text they are shown as, "—" where a value is missing.
+
+    The browser's table draws a missing number as "None" whatever a pandas Styler says, so the page sends
+    text for the columns that can be missing (precision of a class nobody labelled, a user's accuracy)."""
+    shown = frame.copy()
+    for column, pattern in formats.items():
+        shown[column] = [("—" if pd.isna(value) else pattern.format(value)) for value in frame[column]]
+    return shown
 
 
 def is_small(n: int, small: int) -> bool:

@@ -33,10 +33,17 @@ from threekcal.ui.stats_logic import (
 __all__ = ["confusion_figure", "confusion_frame"]  # the Statistics page's heatmap is the shared one
 
 UNKNOWN_VERSION = "unknown"  # the API's key for predictions without a recorded model version
+INSIDE_TEXT_FROM = 0.2  # bars at least this tall hold their text
 SMALL_PATTERN = {"shape": "/", "fillmode": "overlay", "size": 6, "solidity": 0.3}
 
 
 # ----------------------------------------------------------------------------------- accuracy
+def text_positions(values: Sequence[float | None]) -> list[str]:
+    """A rate's text inside its bar from the base, clear of the whisker; above a bar too short to hold
+    it (a 0% bar has no inside at all)."""
+    return ["inside" if value is not None and value >= INSIDE_TEXT_FROM else "outside" for value in values]
+
+
 def per_label_accuracy(stats: Stats) -> dict[str, float | None]:
     """Share of each true label's comments that the model got right (the confusion matrix's rows)."""
     return {label: rate.value for label, rate in label_rates(stats).items()}
@@ -68,7 +75,8 @@ def accuracy_by_label_figure(stats: Stats, lang: str, *, small: int) -> go.Figur
                 },
             },
             text=[rate_text(r.value, r.n) for r in rates.values()],
-            textposition="outside",
+            textposition=text_positions(values),
+            insidetextanchor="start",
             cliponaxis=False,
             customdata=[[r.n] for r in rates.values()],
             hovertemplate="%{x}: %{y:.1%} (n=%{customdata[0]})<extra></extra>",
@@ -83,7 +91,7 @@ def accuracy_by_label_figure(stats: Stats, lang: str, *, small: int) -> go.Figur
             y=stats["accuracy"],
             line_dash="dash",
             annotation_text=f"{translate('overall', lang)} {rate_text(stats['accuracy'], scored)}",
-            annotation_position="top left",
+            annotation_position="top right",
         )
     figure.update_layout(
         title=translate("chart_accuracy_by_label", lang),
@@ -498,7 +506,8 @@ def accuracy_per_day_figure(stats: Stats, lang: str, *, small: int) -> go.Figure
                 },
             },
             text=[rate_text(value, n) for value, n in zip(frame["accuracy"], frame["n"], strict=True)],
-            textposition="outside",
+            textposition=text_positions(frame["accuracy"].tolist()),
+            insidetextanchor="start",
             cliponaxis=False,
             customdata=[
                 [n, interval_text(low, high)]

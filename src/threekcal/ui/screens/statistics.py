@@ -19,6 +19,7 @@ from threekcal.ui.stats_logic import (
     is_small,
     overall_rate,
     rate_text,
+    readable,
     small_sample,
     unsupported_classes,
 )
@@ -31,12 +32,9 @@ HUMAN_SOURCES = ("chosen", "accepted", "resolved")  # labels a person decided on
 
 
 def table(frame: pd.DataFrame, number_format: dict[str, str], column_config: dict[str, Any]) -> None:
-    """A table whose missing numbers read "—" (never "None")."""
+    """A table whose numbers that can be missing are sent as text, "—" when missing (never "None")."""
     st.dataframe(
-        frame.style.format(number_format, na_rep="—"),
-        hide_index=True,
-        width="stretch",
-        column_config=column_config,
+        readable(frame, number_format), hide_index=True, width="stretch", column_config=column_config
     )
 
 
@@ -83,7 +81,10 @@ def quality_tab(stats: dict[str, Any], lang: str, small: int) -> None:
     )
     with st.expander(t("confusion_numbers")):
         frame = charts.confusion_frame(stats, lang, normalise=normalise)
-        st.dataframe(frame.style.format("{:.1%}" if normalise else "{:.0f}", na_rep="—"), width="stretch")
+        if normalise:  # a row without comments has no shares: "—"
+            st.dataframe(readable(frame, dict.fromkeys(frame.columns, "{:.1%}")), width="stretch")
+        else:
+            st.dataframe(frame.astype("int64"), width="stretch")
 
 
 def per_class_tab(stats: dict[str, Any], lang: str, small: int) -> None:
@@ -98,7 +99,7 @@ def per_class_tab(stats: dict[str, Any], lang: str, small: int) -> None:
         )
     table(
         charts.per_class_frame(stats, lang, small=small),
-        {"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}", "support": "{:,}"},
+        {"precision": "{:.3f}", "recall": "{:.3f}", "f1": "{:.3f}"},
         {
             "label": t("col_label"),
             "precision": t("precision"),
@@ -109,7 +110,7 @@ def per_class_tab(stats: dict[str, Any], lang: str, small: int) -> None:
         },
     )
     st.plotly_chart(charts.per_class_figure(stats, lang, small=small), key="per_class")
-    st.caption(t("stats_small_hatched", small=small))
+    st.caption(t("stats_small_hatched_only", small=small))
 
 
 def one_vs_rest_tab(stats: dict[str, Any], lang: str) -> None:
@@ -142,7 +143,7 @@ def curves_tab(stats: dict[str, Any], lang: str) -> None:
     pr.plotly_chart(charts.pr_figure(stats, lang), key="pr")
     table(
         charts.curves_frame(stats, lang),
-        {"auc": "{:.3f}", "average_precision": "{:.3f}", "support": "{:,}"},
+        {"auc": "{:.3f}", "average_precision": "{:.3f}"},
         {"label": t("col_label"), "auc": "ROC AUC", "average_precision": t("average_precision"),
          "support": t("support")},
     )  # fmt: skip
@@ -160,15 +161,12 @@ def scores_tab(stats: dict[str, Any], lang: str) -> None:
 
 def time_tab(stats: dict[str, Any], lang: str, small: int) -> None:
     drift_notice()  # days on which the active model's predicted mix drifted from its reference
-    volume, accuracy = st.columns(2)
-    volume.plotly_chart(charts.volume_figure(stats, lang), key="volume")
+    st.plotly_chart(charts.volume_figure(stats, lang), key="volume")
     if charts.accuracy_days_frame(stats).empty:
-        accuracy.info(t("stats_no_accuracy_days"))
+        st.info(t("stats_no_accuracy_days"))
     else:
-        accuracy.plotly_chart(
-            charts.accuracy_per_day_figure(stats, lang, small=small), key="accuracy_per_day"
-        )
-        accuracy.caption(t("stats_small_hatched", small=small))
+        st.plotly_chart(charts.accuracy_per_day_figure(stats, lang, small=small), key="accuracy_per_day")
+        st.caption(t("stats_small_hatched", small=small))
     st.plotly_chart(charts.mix_figure(stats, lang), key="mix")
 
 
@@ -178,7 +176,7 @@ def users_tab(stats: dict[str, Any]) -> None:
         return
     table(
         charts.per_user_frame(stats),
-        {"total": "{:,}", "labeled": "{:,}", "correct": "{:,}", "accuracy": "{:.1%}"},
+        {"accuracy": "{:.1%}"},
         {
             "request_user": t("col_user"),
             "total": t("count_total"),
