@@ -22,10 +22,11 @@ STATS_STRINGS: Final[dict[str, dict[str, str]]] = {
     },
     "stats_audit_none": {
         "en": "No audit sample yet. For an unbiased accuracy, label comments on the Annotate page "
-        "(/annotate) in its audit mode, which serves a uniformly random sample instead of the least "
-        "confident first.",
-        "ko": "아직 감사 표본이 없습니다. 편향 없는 정확도를 보려면 어노테이트 페이지(/annotate)의 감사 "
-        "모드에서 라벨을 지정하세요. 확신도가 낮은 순서가 아니라 균등 무작위 표본을 보여 줍니다.",
+        '(/annotate) in audit mode (Queue: "Audit (random sample)"), which serves a uniformly random '
+        "sample instead of the least confident first.",
+        "ko": "아직 감사 표본이 없습니다. 편향 없는 정확도를 보려면 라벨링 페이지(/annotate)의 감사 모드"
+        '(대기열: "감사 (무작위 표본)")에서 라벨을 지정하세요. 확신도가 낮은 순서가 아니라 균등 무작위 '
+        "표본을 보여 줍니다.",
     },
     "stats_audit_missing": {
         "en": "The API does not report an audit-sample accuracy (an older server).",
