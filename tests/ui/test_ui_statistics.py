@@ -198,6 +198,10 @@ def test_days_and_computed_at_are_in_the_viewers_time_zone(tiny: RealApi) -> Non
     axis = mix["layout"]["xaxis"]
     assert axis["tickformat"] == "%Y-%m-%d" and axis["dtick"] == 86_400_000
 
+    for tab in ("Accuracy & confusion", "Per class", "Calibration", "Scores"):  # one zone on every tab
+        open_tab(app, tab)
+        assert any(" KST. Days and times in Asia/Seoul." in caption.value for caption in app.caption), tab
+
     utc = open_tab(open_statistics(), "Over time")  # the browser did not say: UTC, and the page says so
     assert "tz" not in dict(tiny.calls("GET", "/stats")[-1].url.params)
     assert charts(utc)["Comments per day"]["data"][0]["x"] == ["2026-11-20"]

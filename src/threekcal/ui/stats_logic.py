@@ -36,6 +36,17 @@ class Rate:
     def value(self) -> float | None:
         return self.correct / self.n if self.n else None
 
+    @property
+    def above(self) -> float | None:
+        """How far the interval reaches above the rate (an error bar's upper arm)."""
+        value = self.value
+        return None if value is None or self.high is None else self.high - value
+
+    @property
+    def below(self) -> float | None:
+        value = self.value
+        return None if value is None or self.low is None else value - self.low
+
 
 def wilson(correct: int, n: int) -> Rate:
     """The share ``correct / n`` with its 95% Wilson score interval (scipy's binomtest)."""

@@ -63,8 +63,8 @@ def accuracy_by_label_figure(stats: Stats, lang: str, *, small: int) -> go.Figur
             error_y={
                 "type": "data",
                 "symmetric": False,
-                "array": [(r.high - r.value) if r.n else None for r in rates.values()],  # type: ignore[operator]
-                "arrayminus": [(r.value - r.low) if r.n else None for r in rates.values()],  # type: ignore[operator]
+                "array": [rate.above for rate in rates.values()],
+                "arrayminus": [rate.below for rate in rates.values()],
                 "color": "#555555",
             },
             marker={
