@@ -28,10 +28,6 @@ STATS_STRINGS: Final[dict[str, dict[str, str]]] = {
         '(대기열: "감사 (무작위 표본)")에서 라벨을 지정하세요. 확신도가 낮은 순서가 아니라 균등 무작위 '
         "표본을 보여 줍니다.",
     },
-    "stats_audit_missing": {
-        "en": "The API does not report an audit-sample accuracy (an older server).",
-        "ko": "API가 감사 표본 정확도를 보내지 않습니다(이전 버전 서버).",
-    },
     "stats_small_sample": {
         "en": "Small sample: fewer than {small} comments, so this rate can move a lot with a few more "
         "labels.",

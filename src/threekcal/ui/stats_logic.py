@@ -20,7 +20,6 @@ from threekcal.emotions import LABELS
 Stats = Mapping[str, Any]
 METRICS = ("precision", "recall", "f1")
 CONFIDENCE = 0.95
-SMALL_SAMPLE = 30  # what an API without ``small_sample`` in its answer meant by a small sample
 
 
 @dataclass(frozen=True)
@@ -104,43 +103,29 @@ def label_rates(stats: Stats) -> dict[str, Rate]:
 
 def small_sample(stats: Stats) -> int:
     """Rates from fewer comments than this are flagged (the API says its threshold)."""
-    return int(stats.get("small_sample") or SMALL_SAMPLE)
+    return int(stats["small_sample"])
 
 
 def unsupported_classes(stats: Stats) -> list[str]:
     """Classes without a labelled (and predicted) comment: their precision, recall and F1 read "—"."""
-    if "unsupported_labels" in stats:
-        return list(stats["unsupported_labels"])
-    return [item["label"] for item in stats.get("per_class") or [] if not item.get("support")]
+    return list(stats.get("unsupported_labels") or [])
 
 
 def macro_average(stats: Stats) -> dict[str, float | None]:
-    """Precision, recall and F1 averaged over the classes with at least one labelled comment only (a
-    class nobody labelled has no recall to average; counting it as 0 would pull the average down)."""
-    supported = stats.get("macro_avg_supported")
-    if supported is not None:
-        return {metric: supported.get(metric) for metric in METRICS}
-    rows = [item for item in stats.get("per_class") or [] if item.get("support")]
-    return {
-        metric: (sum(float(item[metric]) for item in rows) / len(rows) if rows else None)
-        for metric in METRICS
-    }
+    """Precision, recall and F1 averaged over the classes with at least one labelled comment only, as the
+    API computes it (a class nobody labelled has no recall; counting it as 0 would pull the average down)."""
+    supported = stats.get("macro_avg_supported") or {}
+    return {metric: supported.get(metric) for metric in METRICS}
 
 
-def overall_rate(stats: Stats) -> Rate:
-    """Accuracy over every labelled and predicted comment (in the selected label sources)."""
-    matrix = stats.get("confusion_matrix") or []
-    n = int(stats.get("accuracy_n", sum(map(sum, matrix))))
-    correct = sum(matrix[i][i] for i in range(min(len(matrix), len(stats_labels(stats)))))
-    return wilson(correct, n)
+def accuracy_n(stats: Stats) -> int:
+    """The n behind the accuracy over all labels: labelled and predicted comments (selected sources)."""
+    return int(stats.get("accuracy_n") or 0)
 
 
-def audit_rate(stats: Stats) -> Rate | None:
-    """Accuracy on the audit sample (uniformly random comments) with the API's 95% Wilson interval;
-    None when the API does not report one."""
-    audit = stats.get("audit")
-    if audit is None:
-        return None
+def audit_rate(stats: Stats) -> Rate:
+    """Accuracy on the audit sample (uniformly random comments) with the API's 95% Wilson interval."""
+    audit = stats.get("audit") or {}
     return Rate(
         int(audit.get("correct") or 0), int(audit.get("n") or 0), audit.get("ci_low"), audit.get("ci_high")
     )

@@ -529,10 +529,7 @@ def mix_frame(stats: Stats) -> pd.DataFrame:
     """Predicted comments per day, model version and predicted label (long form, no zero rows)."""
     rows = []
     for day in stats.get("timeline") or []:
-        by_model = day.get("by_model")
-        if by_model is None:  # an API without the split: one group of unknown version
-            by_model = {UNKNOWN_VERSION: day.get("by_prediction") or {}}
-        for version, counts in by_model.items():
+        for version, counts in (day.get("by_model") or {}).items():
             for label, count in (counts or {}).items():
                 if count:
                     rows.append(

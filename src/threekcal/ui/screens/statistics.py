@@ -14,10 +14,10 @@ from threekcal.ui.charts import statistics as charts
 from threekcal.ui.drift_view import drift_notice
 from threekcal.ui.logic import LABELS, display_timezone_name, emotion_text, format_time, set_display_timezone
 from threekcal.ui.stats_logic import (
+    accuracy_n,
     audit_rate,
     interval_text,
     is_small,
-    overall_rate,
     rate_text,
     readable,
     small_sample,
@@ -54,15 +54,13 @@ def accuracy_row(stats: dict[str, Any], small: int) -> None:
     """The accuracy over all labels (biased by the labelling order) beside the audit-sample accuracy."""
     everything, audit = st.columns(2)
     with everything:
-        rate = overall_rate(stats)
-        st.metric(t("stats_accuracy_all"), rate_text(stats.get("accuracy"), rate.n, digits=1), border=True)
+        n = accuracy_n(stats)
+        st.metric(t("stats_accuracy_all"), rate_text(stats.get("accuracy"), n, digits=1), border=True)
         st.caption(t("stats_accuracy_all_note"))
-        small_sample_note(rate.n, small)
+        small_sample_note(n, small)
     with audit:
         sample = audit_rate(stats)
-        if sample is None:
-            st.info(t("stats_audit_missing"))
-        elif not sample.n:
+        if not sample.n:
             st.info(t("stats_audit_none"))
         else:
             st.metric(t("stats_accuracy_audit"), rate_text(sample.value, sample.n, digits=1), border=True)
