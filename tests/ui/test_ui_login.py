@@ -199,12 +199,12 @@ def test_statistics_can_leave_bulk_accepted_labels_out_and_say_how_many(api: Tes
     app = AppTest.from_file(str(APP_PATH), default_timeout=30)
     app.run()
     app.switch_page("screens/statistics.py").run()
-    accuracy = lambda: next(m.value for m in app.metric if m.label == "Accuracy")  # noqa: E731
-    assert accuracy() == "50.0%"
+    accuracy = lambda: next(m.value for m in app.metric if m.label == "Accuracy over all labels")  # noqa: E731
+    assert accuracy() == "50.0% (n=2)"
     switch = app.toggle(key="stats_leave_out_bulk")
     assert switch.label == "Leave bulk-accepted labels out (1 of them)"
     switch.set_value(True).run()
-    assert accuracy() == "0.0%"  # only the person's label counts, and it disagrees with the model
+    assert accuracy() == "0.0% (n=1)"  # only the person's label counts, and it disagrees with the model
 
 
 @pytest.mark.parametrize("labels_per_comment", [2])

@@ -443,7 +443,7 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     app = open_page("statistics", admin_token=real_api.token)  # signed in: the per-user table too
     assert_no_exception(app)
     shown = metrics(app)
-    assert shown["Accuracy"] == f"{stats['accuracy']:.1%}"
+    assert shown["Accuracy over all labels"] == f"{stats['accuracy']:.1%} (n=1,000)"
     assert shown["Comments"] == "1,000" and shown["Labelled and predicted"] == "1,000"
 
     # First tab: accuracy per true label and the confusion matrix, as a chart and as numbers.
@@ -464,13 +464,13 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
 
     open_tab(app, "Per class")
     per_class = next(frame.value for frame in app.dataframe if "precision" in frame.value.columns)
-    for label, row in zip(LABELS, per_class.head(7).itertuples(), strict=True):
-        assert row.precision == pytest.approx(per_class_api[label]["precision"])
-        assert row.recall == pytest.approx(per_class_api[label]["recall"])
-        assert row.f1 == pytest.approx(per_class_api[label]["f1"])
+    for label, row in zip(LABELS, per_class.head(7).itertuples(), strict=True):  # as shown: 3 decimals
+        assert row.precision == f"{per_class_api[label]['precision']:.3f}"
+        assert row.recall == f"{per_class_api[label]['recall']:.3f}"
+        assert row.f1 == f"{per_class_api[label]['f1']:.3f}"
         assert row.support == per_class_api[label]["support"]
-    assert per_class.iloc[7]["f1"] == pytest.approx(stats["macro_avg"]["f1"])
-    assert per_class.iloc[8]["f1"] == pytest.approx(stats["weighted_avg"]["f1"])
+    assert per_class.iloc[7]["f1"] == f"{stats['macro_avg']['f1']:.3f}"  # every class has labels here
+    assert per_class.iloc[8]["f1"] == f"{stats['weighted_avg']['f1']:.3f}"
     assert "Precision, recall and F1 per class" in chart_specs(app)
 
     open_tab(app, "One vs rest")
@@ -480,7 +480,7 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert one_vs_rest.loc["😀 joy", "fp"] == expected_matrix[:, joy].sum() - expected_matrix[joy, joy]
 
     open_tab(app, "Calibration")
-    assert metrics(app)["Expected calibration error"] == f"{stats['calibration']['ece']:.3f}"
+    assert metrics(app)["Expected calibration error"] == f"{stats['calibration']['ece']:.3f} (n=1,000)"
 
     open_tab(app, "ROC & PR curves")
     specs = chart_specs(app)
@@ -488,12 +488,16 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     assert len(roc) == 1 + len(LABELS)
     assert all("AUC" in trace["name"] for trace in roc[1:])
     aucs = app.dataframe[0].value.set_index("label")["auc"]
-    assert aucs["😀 joy"] == pytest.approx(stats["curves"]["joy"]["roc"]["auc"])
+    assert aucs["😀 joy"] == f"{stats['curves']['joy']['roc']['auc']:.3f}"
 
     open_tab(app, "Scores")
     assert {"Score per predicted label", "Score density per predicted label"} <= set(chart_specs(app))
     open_tab(app, "Over time")
-    assert {"Comments per day", "Predicted emotions per day"} <= set(chart_specs(app))
+    assert {
+        "Comments per day",
+        "Accuracy per day",
+        "Predicted emotions per day, by model version",
+    } <= set(chart_specs(app))
     open_tab(app, "Users")
     users = app.dataframe[0].value
     assert users["total"].sum() == 1000 and len(users) == 7
@@ -513,12 +517,12 @@ def test_statistics_are_fresh_on_every_run(fresh_stats_api: RealApi, open_page: 
     real_api.add_comment("minji", "one", scores=scores_for("joy", 0.7), label="joy")
     real_api.add_comment("minji", "two", scores=scores_for("fear", 0.7), label="joy")
     app = open_page("statistics")
-    assert metrics(app)["Accuracy"] == "50.0%"
+    assert metrics(app)["Accuracy over all labels"] == "50.0% (n=2)"
     calls = len(real_api.calls("GET", "/stats"))
     real_api.set_label(2, "fear")
     app.run()
     assert len(real_api.calls("GET", "/stats")) == calls + 1
-    assert metrics(app)["Accuracy"] == "100.0%"
+    assert metrics(app)["Accuracy over all labels"] == "100.0% (n=2)"
     app.text_input(key="stats_user").input("nobody").run()
     assert last_query(real_api, "/stats") == {"request_user": "nobody"}
     assert "No comments yet" in page_text(app)
@@ -537,7 +541,7 @@ def test_statistics_empty_states(fresh_stats_api: RealApi, open_page: OpenPage) 
     real_api = fresh_stats_api
     app = open_page("statistics")
     assert "No comments yet" in page_text(app)
-    assert metrics(app)["Accuracy"] == "—"
+    assert metrics(app)["Accuracy over all labels"] == "— (n=0)"
 
     real_api.add_comment("minji", "pending")
     real_api.add_comment("minji", "predicted", scores=scores_for("joy", 0.8))
@@ -550,7 +554,7 @@ def test_statistics_empty_states(fresh_stats_api: RealApi, open_page: OpenPage) 
     app.run()
     assert_no_exception(app)
     assert "same true label" in page_text(app)
-    assert metrics(app)["Accuracy"] == "100.0%"
+    assert metrics(app)["Accuracy over all labels"] == "100.0% (n=1)"
     assert "Accuracy & confusion" in [tab.label for tab in app.tabs]
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import insert, update
 
 import threekcal.ui
 from threekcal.api import create_app
-from threekcal.db import migrate
+from threekcal.db import aggregates, migrate
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for
 from threekcal.settings import Settings
@@ -134,39 +134,43 @@ class RealApi:
                     model_version="ui-test-model",
                 )
             )
+            aggregates.rebuild(connection)  # the statistics' counts, as the apply step keeps them
 
     def insert_rows(self, rows: list[Mapping[str, Any]]) -> None:
-        """Many predicted and labelled comments at once, straight into the database."""
+        """Many predicted and labelled comments at once, straight into the database (optional keys:
+        ``model_version`` of the prediction, ``audit`` for a label given from the audit queue)."""
         with engine_for(self.settings.database_url).begin() as connection:
-            connection.execute(
-                insert(Comment),
-                [
-                    {
-                        "num": row["num"],
-                        "comments": row.get("comments", f"comment {row['num']}"),
-                        "request_user": row["request_user"],
-                        "request_time": datetime.fromisoformat(row["request_time"]),
-                        "receipt": f"receipt-{row['num']}",
-                        "prediction_result": row.get("prediction_result"),
-                        "prediction_score": row.get("prediction_score"),
-                        "prediction_scores": row.get("prediction_scores"),
-                        "prediction_time": datetime.now(UTC) if row.get("prediction_result") else None,
-                        "model_version": "ui-test-model" if row.get("prediction_result") else None,
-                        "label": row.get("label"),
-                        "labeled_by": "admin" if row.get("label") else None,
-                        "labeled_at": datetime.now(UTC) if row.get("label") else None,
-                    }
-                    for row in rows
-                ],
-            )
+            values = [
+                {
+                    "num": row["num"],
+                    "comments": row.get("comments", f"comment {row['num']}"),
+                    "request_user": row["request_user"],
+                    "request_time": datetime.fromisoformat(row["request_time"]),
+                    "receipt": f"receipt-{row['num']}",
+                    "prediction_result": row.get("prediction_result"),
+                    "prediction_score": row.get("prediction_score"),
+                    "prediction_scores": row.get("prediction_scores"),
+                    "prediction_time": datetime.now(UTC) if row.get("prediction_result") else None,
+                    "model_version": row.get("model_version", "ui-test-model")
+                    if row.get("prediction_result")
+                    else None,
+                    "label": row.get("label"),
+                    "labeled_by": "admin" if row.get("label") else None,
+                    "labeled_at": datetime.now(UTC) if row.get("label") else None,
+                    "audit": bool(row.get("audit", False)),
+                }
+                for row in rows
+            ]
+            connection.execute(insert(Comment), values)
+            aggregates.add_comments(connection, values)  # the statistics' counts, as an import keeps them
 
     def comment(self, num: int) -> dict[str, Any]:
         response = self.http.get(f"/comments/{num}", headers=self.admin)
         assert response.status_code == 200, response.text
         return response.json()
 
-    def stats(self, request_user: str | None = None) -> dict[str, Any]:
-        params = {"request_user": request_user} if request_user else {}
+    def stats(self, request_user: str | None = None, tz: str | None = None) -> dict[str, Any]:
+        params = {key: value for key, value in (("request_user", request_user), ("tz", tz)) if value}
         response = self.http.get("/stats", params=params)
         assert response.status_code == 200, response.text
         return response.json()

@@ -134,9 +134,13 @@ class ApiClient:
         return self._request("GET", "/pipeline")
 
     def stats(
-        self, request_user: str | None = None, label_sources: Iterable[str] | None = None
+        self,
+        request_user: str | None = None,
+        label_sources: Iterable[str] | None = None,
+        tz: str | None = None,
     ) -> dict[str, Any]:
-        params: list[tuple[str, str]] = list(_clean_params({"request_user": request_user}).items())
+        """``tz``: the IANA zone whose days the per-day figures use (the API's default, UTC, when None)."""
+        params: list[tuple[str, str]] = list(_clean_params({"request_user": request_user, "tz": tz}).items())
         params += [("label_source", source) for source in label_sources or ()]
         return self._request("GET", "/stats", params=params)
 

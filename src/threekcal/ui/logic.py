@@ -120,6 +120,12 @@ def set_display_timezone(name: str | None) -> None:
     _display_zone.set(zone)
 
 
+def display_timezone_name() -> str | None:
+    """The IANA name of the zone times are shown in; None when the browser has not said it (UTC then)."""
+    zone = _display_zone.get()
+    return zone.key if isinstance(zone, ZoneInfo) else None
+
+
 def format_time(value: str | None) -> str:
     moment = parse_time(value)
     if moment is None:

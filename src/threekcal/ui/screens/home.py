@@ -4,7 +4,8 @@ from typing import Any
 
 import streamlit as st
 
-from threekcal.ui import charts, view
+from threekcal.ui import view
+from threekcal.ui.charts.home import flow_dot
 from threekcal.ui.drift_view import drift_notice
 from threekcal.ui.logic import run_rows
 from threekcal.ui.view import t
@@ -47,6 +48,6 @@ drift_notice()
 st.markdown(t("home_intro"))
 st.markdown(t("home_pages"))
 st.subheader(t("home_flow"))
-st.graphviz_chart(charts.flow_dot(view.current_lang()), width="stretch")
+st.graphviz_chart(flow_dot(view.current_lang()), width="stretch")
 st.subheader(t("pipeline_title"))
 pipeline_status()

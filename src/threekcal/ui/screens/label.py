@@ -7,7 +7,8 @@ from typing import Any
 
 import streamlit as st
 
-from threekcal.ui import charts, view
+from threekcal.ui import view
+from threekcal.ui.charts.comment import probabilities_figure
 from threekcal.ui.client import ApiClient, ApiError
 from threekcal.ui.logic import (
     LABELS,
@@ -365,7 +366,7 @@ def editor(items: list[dict[str, Any]]) -> None:
             )
     with probs_column:
         if item.get("prediction_scores"):
-            st.plotly_chart(charts.probabilities_figure(item["prediction_scores"], lang), key=f"probs_{num}")
+            st.plotly_chart(probabilities_figure(item["prediction_scores"], lang), key=f"probs_{num}")
     with st.expander(t("label_history", num=num)):
         events = view.fetch(lambda api: api.history(num), key="history", admin=True)
         if events is not None:

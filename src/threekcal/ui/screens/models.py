@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import plotly.graph_objects as go
 import streamlit as st
 
-from threekcal.ui import charts, view
+from threekcal.ui import view
+from threekcal.ui.charts.models import per_class_f1_figure, side_confusion_figure
 from threekcal.ui.view import t
 
 JOB_REFRESH_SECONDS = 5
@@ -36,22 +36,6 @@ def version_rows(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def per_class_f1_figure(evaluation: dict[str, Any], version_id: int, lang: str) -> go.Figure:
-    labels = evaluation["candidate"]["labels"]
-    names = charts.emotion_names(labels, lang)
-    figure = go.Figure()
-    for side, title in (
-        ("candidate", t("models_candidate", id=version_id)),
-        ("active", t("models_active", id=evaluation.get("active_version_id"))),
-    ):
-        scores = evaluation[side]["per_class_f1"]
-        figure.add_bar(name=title, x=names, y=[scores[label] for label in labels])
-    figure.update_layout(
-        title=t("models_per_class_f1"), yaxis={"range": [0, 1]}, barmode="group", **charts.LAYOUT
-    )
-    return figure
 
 
 def comparison(version: dict[str, Any], lang: str) -> None:
@@ -85,9 +69,11 @@ def comparison(version: dict[str, Any], lang: str) -> None:
         (left, "candidate", t("models_candidate", id=version["id"])),
         (right, "active", t("models_active", id=evaluation.get("active_version_id"))),
     ):
-        figure = charts.confusion_figure(evaluation[side], lang)
-        figure.update_layout(title=title)
-        column.plotly_chart(figure, width="stretch", key=f"models_confusion_{side}")
+        column.plotly_chart(
+            side_confusion_figure(evaluation, side, title, lang),
+            width="stretch",
+            key=f"models_confusion_{side}",
+        )
 
 
 def promote(version_id: int) -> None:

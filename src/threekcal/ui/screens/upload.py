@@ -6,7 +6,8 @@ from typing import Any
 import streamlit as st
 
 from threekcal.emotions import EMOJI
-from threekcal.ui import charts, view
+from threekcal.ui import view
+from threekcal.ui.charts.comment import probabilities_figure
 from threekcal.ui.client import ApiError, ApiUnavailable
 from threekcal.ui.logic import (
     MAX_COMMENT_CHARS,
@@ -90,9 +91,7 @@ def prediction_card(item: dict[str, Any]) -> None:
             st.markdown(f"## {EMOJI.get(label, '')} {t(f'emotion_{label}')}")
             st.progress(min(max(score, 0.0), 1.0), text=t("upload_score", score=f"{score:.1%}"))
             if item.get("prediction_scores"):
-                st.plotly_chart(
-                    charts.probabilities_figure(item["prediction_scores"], lang), key="latest_probs"
-                )
+                st.plotly_chart(probabilities_figure(item["prediction_scores"], lang), key="latest_probs")
 
 
 def recent_table(user: str) -> None:
