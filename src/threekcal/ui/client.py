@@ -183,6 +183,24 @@ class ApiClient:
             "PUT", f"/comments/{int(num)}/label", json={"label": label, "remark": remark}, headers=headers
         )
 
+    def label_comment(
+        self,
+        num: int,
+        label: str,
+        *,
+        etag: str | None,
+        remark: str | None = None,
+        source: str = "chosen",
+        audit: bool = False,
+    ) -> dict[str, Any]:
+        """One keyboard decision (the annotate page): ``source`` "accepted" for the shown prediction,
+        ``audit`` when the audit queue served the comment; no ``remark`` keeps the current one."""
+        body: dict[str, Any] = {"label": label, "source": source, "audit": audit}
+        if remark is not None:
+            body["remark"] = remark
+        headers = {"If-Match": etag} if etag else {}
+        return self._request("PUT", f"/comments/{int(num)}/label", json=body, headers=headers)
+
     def accept(self, nums: Iterable[int]) -> dict[str, Any]:
         return self._request("POST", "/labels/accept", json={"nums": [int(num) for num in nums]})
 

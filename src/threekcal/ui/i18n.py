@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from threekcal.ui.i18n_annotate import ANNOTATE_STRINGS
 from threekcal.ui.i18n_models import MODEL_STRINGS
 
 LANGUAGES: Final[dict[str, str]] = {"en": "English", "ko": "한국어"}
@@ -417,6 +418,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
 }
 
 STRINGS.update(MODEL_STRINGS)
+STRINGS.update(ANNOTATE_STRINGS)
 
 
 def translate(key: str, lang: str, /, *, default: str | None = None, **params: Any) -> str:
