@@ -228,7 +228,9 @@ def login() -> None:
 # script in the page catches it first (capture phase on the window). It is attached once per browser
 # page (the flag on the window): Streamlit reruns render it again, but never add a second listener or
 # leave one bound to a stale element; the remark input is looked up at each key press. In the remark,
-# Enter and Esc leave it (the value is committed), so the label keys work again.
+# Enter and Esc leave it (the value is committed), so the label keys work again. They blur it at once
+# and Streamlit never sees them: letting Streamlit commit on Enter and blurring after it lost the remark
+# when the next key followed quickly (reproduced in Chromium: the label was saved without it).
 REMARK_KEY_SCRIPT = f"""
 <script>
 (() => {{
@@ -240,7 +242,10 @@ REMARK_KEY_SCRIPT = f"""
     if (!remark) return;
     const target = event.target;
     if (target === remark) {{
-      if (event.key === "Escape" || event.key === "Enter") setTimeout(() => remark.blur(), 0);
+      if (event.key !== "Escape" && event.key !== "Enter") return;
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      remark.blur();  // Streamlit commits the value on blur: one commit, in order before the next key
       return;
     }}
     const typing = target
