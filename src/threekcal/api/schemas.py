@@ -108,6 +108,7 @@ class CommentOut(BaseModel):
         validation_alias=AliasChoices("label_etag", "etag"),
         description="The label state's ETag, as GET /comments/{num} sends it: send it as If-Match.",
     )
+    audit: bool = Field(default=False, description="Labelled from the audit queue: in the audit sample.")
 
 
 class ReceiptOut(BaseModel):
@@ -164,6 +165,11 @@ class LabelIn(BaseModel):
     source: Literal["chosen", "accepted"] = Field(
         default="chosen",
         description="accepted: the person accepted the prediction shown for this comment (must match it).",
+    )
+    audit: bool = Field(
+        default=False,
+        description="true: the comment was served by the audit queue (GET /comments?sort=audit); its label "
+        "puts it in the audit sample (comments.audit), the unbiased sample of the accuracy.",
     )
 
 

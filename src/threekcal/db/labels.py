@@ -90,6 +90,8 @@ def _change(
     comment.labeled_by = by.username if label is not None else None
     comment.labeled_by_id = by.id if label is not None else None
     comment.labeled_at = now if label is not None else None
+    if label is None:
+        comment.audit = False  # no label, not in the audit sample: the audit queue serves it again
 
 
 def _locked_comment(session: Session, num: int) -> Comment:
@@ -118,13 +120,16 @@ def set_label(
     expected_version: int | None = None,
     required: int = 1,
     may_override: bool = False,
+    audit: bool = False,
 ) -> LabelOutcome:
     """Set (or clear, with None) the label and the remark; ``keep_remark`` leaves the remark as it is.
 
     ``expected_version``: the ``label_version`` the caller saw; another one raises StaleLabelError.
     ``source``: "chosen", or "accepted" when the person accepted the shown prediction (it must match).
     With ``required`` > 1 the label is the person's judgement; the comment gets a label once ``required``
-    judgements agree. A complete comment is changed only by those who ``may_override`` (admins)."""
+    judgements agree. A complete comment is changed only by those who ``may_override`` (admins).
+    ``audit``: the comment was served by the audit queue; once it has its label it is in the audit sample
+    (``comments.audit``). A later change keeps it there; clearing the label takes it out."""
     if label is not None and label not in LABELS:
         raise ValueError(f"unknown label {label!r}")
     with serialized_writes(session):
@@ -151,10 +156,12 @@ def set_label(
                 _change(
                     session, comment, action="set", label=agreed, remark=None, by=by, source=source, now=now
                 )
+                comment.audit = comment.audit or audit
             session.commit()
             return LabelOutcome(comment, judged=True, complete=agreed is not None)
         new_remark = comment.remark if keep_remark else remark
         _change(session, comment, action="set", label=label, remark=new_remark, by=by, source=source, now=now)
+        comment.audit = label is not None and (comment.audit or audit)
         session.commit()
     return LabelOutcome(comment)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Engine, Select, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import UnaryExpression
@@ -26,8 +26,8 @@ from threekcal.db.models import Comment
 from threekcal.db.session import write_lock_wait
 from threekcal.db.types import utcnow
 
-Sort = Literal["newest", "oldest", "least_confident"]
-SORTS: tuple[Sort, ...] = ("newest", "oldest", "least_confident")
+Sort = Literal["newest", "oldest", "least_confident", "audit"]
+SORTS: tuple[Sort, ...] = ("newest", "oldest", "least_confident", "audit")
 MAX_SQL_INT = 2**63 - 1
 RECEIPT_BYTES = 24
 
@@ -128,6 +128,7 @@ class CommentFilter:
     since: datetime | None = None
     until: datetime | None = None
     label_sources: tuple[str, ...] | None = None  # label provenance: chosen, accepted, ...
+    audit: bool | None = None  # in the audit sample (labelled from the random audit queue) or not
     extra: tuple[ColumnElement[bool], ...] = ()  # e.g. an annotator's queue (db/judgements.py)
 
     def unselective(self) -> bool:
@@ -174,6 +175,8 @@ class CommentFilter:
             conditions.append(column("prediction_score") <= self.max_score)
         if self.q:
             conditions.append(Comment.comments.contains(self.q, autoescape=True))
+        if self.audit is not None:
+            conditions.append(Comment.audit.is_(True) if self.audit else Comment.audit.is_(False))
         if self.since is not None:
             conditions.append(Comment.request_time >= self.since)
         if self.until is not None:
@@ -205,6 +208,30 @@ PROBE_ROWS = 20_000
 _PROBED = frozenset({"label", "label_source", "prediction_result", "prediction_score"})
 
 
+# The audit queue's order: a pseudo-random permutation of comment numbers, the same in SQL and in Python,
+# on SQLite and MariaDB (integer *, %, >>, |, & only; XOR written as (a | b) - (a & b)). It depends on
+# nothing but ``num``, so any prefix of it is a uniform sample whatever the predictions say, and every
+# annotator walks the same sample. Products stay below 2**62: no overflow on either database.
+AUDIT_MODULUS = 2_147_483_647  # 2**31 - 1, a prime
+AUDIT_MULTIPLIERS = (1_103_515_245, 48_271)
+AUDIT_SHIFTS = (15, 13)
+
+
+def _xor_shift(value: Any, shift: int) -> Any:
+    shifted = value.op(">>")(shift) if isinstance(value, ColumnElement) else value >> shift
+    if isinstance(value, ColumnElement):
+        return value.op("|")(shifted) - value.op("&")(shifted)
+    return value ^ shifted
+
+
+def audit_key(num: Any) -> Any:
+    """The audit order of ``num``: an int for an int, the SQL expression for ``Comment.num``."""
+    value = num % AUDIT_MODULUS
+    for multiplier, shift in zip(AUDIT_MULTIPLIERS, AUDIT_SHIFTS, strict=True):
+        value = _xor_shift(value * multiplier % AUDIT_MODULUS, shift)
+    return value
+
+
 class InvalidCursorError(ValueError):
     """A cursor that this server did not hand out for this sort order."""
 
@@ -226,7 +253,8 @@ def _is_finite_number(value: Any) -> bool:
 
 
 def decode_cursor(cursor: str, sort: Sort) -> SortKey:
-    """The sort key values of the last row of the previous page: [num] or [score | null, num]."""
+    """The sort key values of the last row of the previous page: [num], [score | null, num] or
+    [audit key, num]."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = json.loads(raw)
@@ -236,6 +264,8 @@ def decode_cursor(cursor: str, sort: Sort) -> SortKey:
         raise InvalidCursorError(cursor)
     if sort == "least_confident":
         valid = len(key) == 2 and _is_sql_int(key[1]) and (key[0] is None or _is_finite_number(key[0]))
+    elif sort == "audit":
+        valid = len(key) == 2 and _is_sql_int(key[0]) and _is_sql_int(key[1])
     else:
         valid = len(key) == 1 and _is_sql_int(key[0])
     if not valid:
@@ -246,6 +276,8 @@ def decode_cursor(cursor: str, sort: Sort) -> SortKey:
 def sort_key(comment: Comment, sort: Sort) -> SortKey:
     if sort == "least_confident":
         return [comment.prediction_score, comment.num]
+    if sort == "audit":
+        return [audit_key(comment.num), comment.num]
     return [comment.num]
 
 
@@ -253,10 +285,6 @@ def sort_key(comment: Comment, sort: Sort) -> SortKey:
 class Page:
     items: list[Comment]
     next_key: SortKey | None
-
-
-def _filtered(flt: CommentFilter) -> Select[tuple[Comment]]:
-    return select(Comment).where(*flt.conditions())
 
 
 def list_comments(
@@ -272,10 +300,17 @@ def list_comments(
     newest/oldest walk the primary key. least_confident walks ix_comments_score_num over scored rows
     first (lowest score first), then the rows without a score by number: two index-friendly queries
     instead of one ORDER BY on ``score IS NULL`` that no index serves. On SQLite, filters that would
-    make the planner read and sort every match are kept off their indexes (``_UNINDEXED``).
+    make the planner read and sort every match are kept off their indexes (``_UNINDEXED``). audit walks
+    :func:`audit_key` (a sort over the filtered rows: no index can serve a pseudo-random order).
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
-    base = select(Comment).where(*flt.conditions(_UNINDEXED[sort] if sqlite else ()))
+    base = select(Comment).where(*flt.conditions(_UNINDEXED.get(sort, frozenset()) if sqlite else ()))
+    if sort == "audit":
+        key = audit_key(Comment.num)
+        query = base.order_by(key.asc(), Comment.num.asc())
+        if after is not None:
+            query = query.where(or_(key > after[0], and_(key == after[0], Comment.num > after[1])))
+        return _page(list(session.scalars(query.limit(limit + 1))), limit, sort)
     if sort in ("newest", "oldest"):
         newest = sort == "newest"
         order = Comment.num.desc() if newest else Comment.num.asc()

@@ -27,6 +27,12 @@ page = st.navigation(
         ),
         st.Page(SCREENS_DIR / "label.py", title=t("nav_label"), icon=":material/label:", url_path="label"),
         st.Page(
+            SCREENS_DIR / "annotate.py",
+            title=t("nav_annotate"),
+            icon=":material/keyboard:",
+            url_path="annotate",
+        ),
+        st.Page(
             SCREENS_DIR / "statistics.py",
             title=t("nav_statistics"),
             icon=":material/monitoring:",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from threekcal.ui.i18n_annotate import ANNOTATE_STRINGS
 from threekcal.ui.i18n_models import MODEL_STRINGS
 from threekcal.ui.i18n_stats import STATS_STRINGS
 
@@ -419,6 +420,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
 
 STRINGS.update(MODEL_STRINGS)
 STRINGS.update(STATS_STRINGS)
+STRINGS.update(ANNOTATE_STRINGS)
 
 
 def translate(key: str, lang: str, /, *, default: str | None = None, **params: Any) -> str:

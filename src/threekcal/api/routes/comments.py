@@ -75,6 +75,9 @@ async def comment_filter(
     label_source: Annotated[
         list[LabelSource] | None, Query(description="Only labels from these sources (repeat the parameter).")
     ] = None,
+    audit: Annotated[
+        bool | None, Query(description="In the audit sample (true: labelled from the audit queue) or not.")
+    ] = None,
 ) -> CommentFilter:
     return CommentFilter(
         request_user=request_user,
@@ -88,6 +91,7 @@ async def comment_filter(
         since=_aware(since, "since"),
         until=_aware(until, "until"),
         label_sources=tuple(label_source) if label_source else None,
+        audit=audit,
     )
 
 
@@ -303,6 +307,7 @@ def set_label(
             expected_version=_expected_version(if_match, num),
             required=settings.labels_per_comment,
             may_override=allowed(principal.role, Action.RESOLVE),
+            audit=body.audit,
         )
     except labels.CommentNotFoundError as error:
         raise HTTPException(status_code=404, detail=str(error)) from None
