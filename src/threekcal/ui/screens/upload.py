@@ -5,6 +5,7 @@ from typing import Any
 
 import streamlit as st
 
+from threekcal import validation
 from threekcal.emotions import EMOJI
 from threekcal.ui import charts, view
 from threekcal.ui.client import ApiError, ApiUnavailable
@@ -14,6 +15,7 @@ from threekcal.ui.logic import (
     emotion_text,
     escape_markdown,
     format_time,
+    input_count,
     pending_receipts,
     quote_markdown,
     validate_submission,
@@ -34,7 +36,8 @@ def submissions() -> list[dict[str, Any]]:
 
 
 def submit() -> None:
-    """Form callback: runs before the page, so it may clear the comment box after a success."""
+    """Button callback: runs before the page, so it may clear the comment box after a success; a refused
+    text stays in its box as it was typed."""
     user = st.session_state.get(USER_KEY, "")
     text = st.session_state.get(TEXT_KEY, "")
     problems = validate_submission(user, text)
@@ -145,18 +148,27 @@ def results() -> None:
     poll()
 
 
+def counter(length: int, limit: int) -> None:
+    """The live count under a box, measured as the API measures it; red past the limit."""
+    key, params = input_count(length, limit)
+    text = t(key, **params)
+    st.caption(f":red[{text}]" if length > limit else text)
+
+
 st.title(t("upload_title"))
 st.markdown(t("upload_intro"))
 view.show_flashes()
-with st.form("upload_form"):
-    st.text_input(
-        t("username"), key=USER_KEY, max_chars=MAX_USER_CHARS, placeholder=t("username_placeholder")
-    )
-    st.text_area(
-        t("comment"), key=TEXT_KEY, max_chars=MAX_COMMENT_CHARS, placeholder=t("comment_placeholder")
-    )
+# No form and no max_chars: each box's count updates as soon as the box is left (or Ctrl+Enter), and
+# nothing typed or pasted is ever cut or dropped; the limits are checked on Submit with the API's rules.
+# The username box is a text area because a one-line browser input turns a pasted line break into a
+# space, which would then be accepted: here a line break is kept and refused with a message.
+with st.container(border=True):
+    user = st.text_area(t("username"), key=USER_KEY, placeholder=t("username_placeholder"), height=68)
+    counter(validation.name_length(user or ""), MAX_USER_CHARS)
+    text = st.text_area(t("comment"), key=TEXT_KEY, placeholder=t("comment_placeholder"), height=150)
+    counter(validation.text_length(text or ""), MAX_COMMENT_CHARS)
     st.caption(t("upload_limits", user_limit=MAX_USER_CHARS, comment_limit=MAX_COMMENT_CHARS))
-    st.form_submit_button(t("submit"), type="primary", on_click=submit, icon=":material/send:")
+    st.button(t("submit"), type="primary", on_click=submit, icon=":material/send:", key="upload_submit")
 for key, params in st.session_state.pop(PROBLEMS_KEY, []):
     st.error(t(key, **params))
 results()
