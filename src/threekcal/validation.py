@@ -97,7 +97,7 @@ def text_length(value: str) -> int:
     return len(value.strip())
 
 
-LINE_BREAKS = frozenset("\n\r\x0b\x0c\x85\u2028\u2029")
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\u2028\u2029")
 """Characters that break a line; a name holding one is refused (as a control or separator character)."""
 
 

@@ -43,9 +43,21 @@ def crasher(code: int, after: float = 0.3) -> list[str]:
     ]
 
 
-def supervisor(*children: Child, grace: float = 10, **options: object) -> tuple[Supervisor, list[str]]:
+def supervisor(
+    *children: Child,
+    grace: float = 10,
+    backoff: tuple[float, float] = (1.0, 30.0),
+    max_restarts: int = 5,
+) -> tuple[Supervisor, list[str]]:
     lines: list[str] = []
-    runner = Supervisor(children, env={"PATH": "/usr/bin:/bin"}, grace=grace, write=lines.append, **options)  # type: ignore[arg-type]
+    runner = Supervisor(
+        children,
+        env={"PATH": "/usr/bin:/bin"},
+        grace=grace,
+        write=lines.append,
+        backoff=backoff,
+        max_restarts=max_restarts,
+    )
     return runner, lines
 
 
