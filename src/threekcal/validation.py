@@ -8,10 +8,16 @@ tabs; other control characters and lone surrogates are refused. Texts are kept a
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
+
+from threekcal.emotions import LABELS
 
 MAX_COMMENT_CHARS = 2000
 MAX_USER_CHARS = 64
@@ -25,6 +31,11 @@ CONTROL = "control_characters"
 INVISIBLE = "invisible_characters"
 UNASSIGNED = "unassigned_characters"
 INVALID_UNICODE = "invalid_unicode"
+NOT_TEXT = "not_text"
+UNKNOWN_LABEL = "unknown_label"
+INVALID_SCORE = "invalid_score"
+INVALID_TIME = "invalid_time"
+INCOMPLETE_PREDICTION = "incomplete_prediction"
 
 _NAME_REFUSED_CATEGORIES = {"Cc": CONTROL, "Zl": CONTROL, "Zp": CONTROL, "Cf": INVISIBLE, "Cn": UNASSIGNED}
 # Texts may span lines and hold tabs; other C0 control characters (NUL first) and DEL are refused.
@@ -43,6 +54,13 @@ _MESSAGES = {
     INVISIBLE: "{field} must not contain invisible formatting characters (bidi controls, zero-width)",
     UNASSIGNED: "{field} must not contain unassigned Unicode characters",
     INVALID_UNICODE: "{field} is not valid Unicode text (lone surrogate or invalid UTF-8)",
+    NOT_TEXT: "{field} must be text",
+    UNKNOWN_LABEL: "{field} must be one of " + ", ".join(LABELS),
+    INVALID_SCORE: "{field} must be a number from 0 to 1",
+    INVALID_TIME: "{field} must be a date and time in ISO 8601, like 2026-11-24T12:00:00+00:00 "
+    "(without an offset: UTC)",
+    INCOMPLETE_PREDICTION: "prediction_result, prediction_score and prediction_time come together: "
+    "{field} is missing",
 }
 
 
@@ -145,6 +163,127 @@ def clean_idempotency_key(value: str, field: str = "Idempotency-Key") -> str:
             message_template="{field} must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
         )
     return match.group(1)
+
+
+# ------------------------------------------------------------------------- whole comments (bulk import)
+# A comment as the original system's table holds it; `threekcal import` checks every row with these rules.
+COMMENT_RECORD_FIELDS = (
+    "comments",
+    "request_user",
+    "request_time",
+    "prediction_result",
+    "prediction_score",
+    "prediction_time",
+    "label",
+    "remark",
+)
+REQUIRED_RECORD_FIELDS = ("comments", "request_user", "request_time")
+PREDICTION_FIELDS = ("prediction_result", "prediction_score", "prediction_time")
+MIN_YEAR = 1000
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value: object, field: str) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(NOT_TEXT, field)
+    return value
+
+
+def clean_label(value: object, field: str = "label") -> str | None:
+    """One of the seven labels (surrounding spaces ignored), or None for a blank value."""
+    if _blank(value):
+        return None
+    label = _text(value, field).strip()
+    if label not in LABELS:
+        raise InvalidInput(UNKNOWN_LABEL, field)
+    return label
+
+
+def clean_probability(value: object, field: str = "prediction_score") -> float | None:
+    """A finite number in [0, 1] (a number or its text), or None for a blank value."""
+    if _blank(value):
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(INVALID_SCORE, field)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(INVALID_SCORE, field) from None
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise InvalidInput(INVALID_SCORE, field)
+    return number
+
+
+def clean_time(value: object, field: str = "request_time") -> datetime | None:
+    """An aware UTC time from ISO 8601 text (or a datetime); naive times are UTC, as in the API."""
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(_text(value, field).strip())
+        except ValueError:
+            raise InvalidInput(INVALID_TIME, field) from None
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(INVALID_TIME, field) from None
+    if moment.year < MIN_YEAR:  # MariaDB's DATETIME starts at the year 1000
+        raise InvalidInput(INVALID_TIME, field)
+    return moment
+
+
+@dataclass(frozen=True, slots=True)
+class CommentRecord:
+    """One checked comment with its optional prediction and label, as it is stored."""
+
+    comments: str
+    request_user: str
+    request_time: datetime
+    prediction_result: str | None = None
+    prediction_score: float | None = None
+    prediction_time: datetime | None = None
+    label: str | None = None
+    remark: str | None = None
+
+
+# A bulk import repeats the same few names many times: check each once.
+_clean_user = lru_cache(maxsize=65_536)(clean_name)
+
+
+def clean_comment_record(values: Mapping[str, object]) -> CommentRecord:
+    """The record of ``values`` (missing keys are blank) under the API's rules, or the first problem:
+    the text, the name and the remark as POST /comments and the label endpoint check them; a known label;
+    a prediction either complete (result, score in [0, 1], time) or absent."""
+    get = values.get
+    comments = clean_comment(_text(get("comments") or "", "comments"))
+    request_user = _clean_user(_text(get("request_user") or "", "request_user"))
+    request_time = clean_time(get("request_time"), "request_time")
+    if request_time is None:
+        raise InvalidInput(BLANK, "request_time")
+    prediction_result = clean_label(get("prediction_result"), "prediction_result")
+    prediction_score = clean_probability(get("prediction_score"), "prediction_score")
+    prediction_time = clean_time(get("prediction_time"), "prediction_time")
+    if prediction_result is not None or prediction_score is not None or prediction_time is not None:
+        given = (prediction_result, prediction_score, prediction_time)
+        for name, value in zip(PREDICTION_FIELDS, given, strict=True):
+            if value is None:
+                raise InvalidInput(INCOMPLETE_PREDICTION, name)
+    remark = get("remark")
+    return CommentRecord(
+        comments=comments,
+        request_user=request_user,
+        request_time=request_time,
+        prediction_result=prediction_result,
+        prediction_score=prediction_score,
+        prediction_time=prediction_time,
+        label=clean_label(get("label"), "label"),
+        remark=None if remark is None else clean_remark(_text(remark, "remark")),
+    )
 
 
 # ------------------------------------------------------------------------------------------- accounts

@@ -251,10 +251,10 @@ def test_export_csv_streams_filtered_rows(client: TestClient, admin, db_url: str
     assert table[0]["label"] == "joy" and table[1]["label"] == ""
 
 
-def test_export_jsonl_every_row_in_batches(client: TestClient, admin, db_url: str, monkeypatch) -> None:
+def test_export_jsonl_every_row_in_batches(client: TestClient, admin, db_url: str, settings) -> None:
     from threekcal.api.routes import export
 
-    monkeypatch.setattr(export, "EXPORT_BATCH", 4)
+    client.app.state.settings = settings.model_copy(update={"export_chunk_rows": 4})
     nums = seed(db_url, 11)
     response = client.get("/export", params={"format": "jsonl", "sort": "newest"}, headers=admin)
     assert response.status_code == 200

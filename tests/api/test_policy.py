@@ -33,6 +33,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "GET /stats/agreement": {},
     "GET /users": {},
     "GET /export": {},
+    "GET /comments/export": {},
     "GET /disagreements": {},
     "POST /disagreements/{num}/resolve": {"json": {"label": "joy"}},
     "GET /accounts": {},

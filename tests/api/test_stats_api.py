@@ -26,13 +26,13 @@ def app(settings: Settings) -> FastAPI:
 def computations(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Records each time the statistics are really computed (and for which user filter)."""
     calls: list[str | None] = []
-    real = stats.compute_stats
+    real = stats.stats_from_aggregates
 
     def counted(session, scope=stats.ALL):
         calls.append(scope.request_user)
         return real(session, scope)
 
-    monkeypatch.setattr(stats, "compute_stats", counted)
+    monkeypatch.setattr(stats, "stats_from_aggregates", counted)
     return calls
 
 

@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.idempotency_pruner = Pruner()
     errors.install(app)
     logprivacy.install()
-    for module in (auth, comments, labels, stats, users, export, system, models):
+    # export before comments: GET /comments/export, not GET /comments/{num}
+    for module in (auth, export, comments, labels, stats, users, system, models):
         app.include_router(module.router)
     app.add_middleware(InvalidUtf8JsonMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -76,6 +76,7 @@ ROUTES: dict[str, Action] = {
     "GET /stats/agreement": Action.USER_STATS,
     "GET /users": Action.USER_STATS,
     "GET /export": Action.EXPORT,
+    "GET /comments/export": Action.EXPORT,
     "GET /disagreements": Action.RESOLVE,
     "POST /disagreements/{num}/resolve": Action.RESOLVE,
     "GET /accounts": Action.MANAGE_USERS,

@@ -331,9 +331,46 @@ class Curves(BaseModel):
 
 
 class TimelineDay(BaseModel):
-    day: str = Field(description="UTC day, YYYY-MM-DD.")
+    day: str = Field(description="Day in the requested time zone (`tz`, default UTC), YYYY-MM-DD.")
     total: int
     by_prediction: dict[str, int]
+    pending: int = 0
+    predicted: int = 0
+    labeled: int = 0
+    scored: int = Field(default=0, description="Labelled and predicted: the n of `accuracy`.")
+    correct: int = 0
+    accuracy: float | None = Field(
+        default=None, description="correct / scored; null without scored comments."
+    )
+    audit_scored: int = 0
+    audit_correct: int = 0
+    audit_accuracy: float | None = None
+    by_model: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="Predicted labels per model version ('unknown' when not recorded)."
+    )
+
+
+class AuditAccuracy(BaseModel):
+    n: int = Field(description="Audit-sample comments with a label and a prediction (both in the 7 labels).")
+    correct: int
+    accuracy: float | None = Field(description="correct / n; null when n is 0.")
+    ci_low: float | None = Field(description="Lower end of the Wilson score interval; null when n is 0.")
+    ci_high: float | None
+    confidence: float = 0.95
+    method: Literal["wilson"] = "wilson"
+
+
+class SupportedMacro(BaseModel):
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+
+
+class DailyOut(BaseModel):
+    tz: str
+    days: list[TimelineDay]
+    generated_at: datetime
 
 
 class UserAccuracy(BaseModel):
@@ -357,6 +394,20 @@ class StatsOut(BaseModel):
     curves: dict[str, Curves]
     timeline: list[TimelineDay]
     per_user: list[UserAccuracy]
+    tz: str = Field(default="UTC", description="The time zone of the days in `timeline`.")
+    accuracy_n: int = Field(default=0, description="The n of `accuracy` (labelled and predicted, scored).")
+    small_sample: int = Field(default=30, description="Rates on fewer examples than this are small samples.")
+    supported_labels: list[str] = Field(default_factory=list, description="Labels with support > 0.")
+    unsupported_labels: list[str] = Field(
+        default_factory=list, description="Labels without support: their P/R/F1 mean nothing (show '—')."
+    )
+    macro_avg_supported: SupportedMacro | None = Field(
+        default=None, description="Macro average over the supported labels only."
+    )
+    audit: AuditAccuracy | None = Field(
+        default=None,
+        description="Accuracy on the uniformly random audit sample, unbiased by the labelling order.",
+    )
     generated_at: datetime = Field(description="When these figures were computed.")
     age_seconds: float = Field(description="Seconds since generated_at when this answer was served.")
 

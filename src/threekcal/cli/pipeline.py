@@ -183,7 +183,10 @@ def predict(
 def apply_command(
     engine: EngineOption = "local",
     master: MasterOption = None,
-    chunk_size: Annotated[int, typer.Option(min=1, help="Records per transaction (local engine).")] = 50_000,
+    chunk_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Records per transaction (local engine; default: THREEKCAL_CHUNK_ROWS)."),
+    ] = None,
     wait: Annotated[float, typer.Option(min=0, help="Seconds to wait for a running apply.")] = 0.0,
 ) -> None:
     """Apply every prediction log not applied yet to the database."""
@@ -223,7 +226,9 @@ def worker(
     ] = None,
     once: Annotated[bool, typer.Option(help="Run one cycle and exit.")] = False,
     limit: Annotated[int, typer.Option(min=1, help="Most comments predicted per cycle.")] = 20_000,
-    apply_chunk_size: Annotated[int, typer.Option(min=1, help="Records per apply transaction.")] = 50_000,
+    apply_chunk_size: Annotated[
+        int | None, typer.Option(min=1, help="Records per apply transaction (default: THREEKCAL_CHUNK_ROWS).")
+    ] = None,
 ) -> None:
     """Predict and apply in a loop (local engine): the embedded pipeline of `make run`."""
     from threekcal.pipeline.model_jobs import launch_queued_job

@@ -9,11 +9,12 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from threekcal.db import aggregates
 from threekcal.db.models import Comment, IdempotencyKey
-from threekcal.db.queries import new_receipt, serialized_writes
+from threekcal.db.queries import is_deadlock, new_receipt, serialized_writes
 from threekcal.db.types import utcnow
 
 _INSERT_COMMENT = insert(Comment.__table__)
@@ -75,7 +76,14 @@ def insert_comment_once(
                     _INSERT_KEY,
                     {"key_hash": key_hash, "request_hash": fingerprint, "num": num, "created_at": now},
                 )
+                # Counted last: the comment and its key are locked before any aggregate row (lock order).
+                aggregates.add_comments(connection, [values])
                 session.commit()
+            except OperationalError as error:
+                session.rollback()  # a deadlock victim (MariaDB 1213) is rolled back whole: run it again
+                if attempt or not is_deadlock(error):
+                    raise
+                continue
             except IntegrityError:
                 session.rollback()  # a concurrent request with the same key committed first: answer as it did
                 if attempt:

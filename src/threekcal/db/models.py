@@ -319,3 +319,88 @@ class RegistryEvent(Base):
     author: Mapped[str] = mapped_column(String(MAX_USER_CHARS), nullable=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# Migration 0007: statistics kept as counts (db/aggregates.py holds every rule of how a write changes them).
+# ``scope`` is "" for all comments, else the request_user: every comment counts in both. Missing values
+# (no prediction, no label source, no model version) are stored as "" so that every key is a primary key.
+SCOPE_CHARS = MAX_USER_CHARS
+MODEL_VERSION_CHARS = 255
+
+
+def _count() -> Mapped[int]:
+    return mapped_column(BigInteger, nullable=False, default=0, server_default="0")
+
+
+class StatsHourly(Base):
+    """Comments per UTC hour (hours since 1970-01-01 00:00 UTC), model version and predicted label."""
+
+    __tablename__ = "stats_hourly"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), primary_key=True)
+    prediction: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
+    total: Mapped[int] = _count()
+    labeled: Mapped[int] = _count()
+    scored: Mapped[int] = _count()  # labelled and predicted
+    correct: Mapped[int] = _count()  # label == prediction
+    audit_scored: Mapped[int] = _count()
+    audit_correct: Mapped[int] = _count()
+
+
+class StatsUser(Base):
+    """All-time counts per submitting user (the per-user table of the statistics page)."""
+
+    __tablename__ = "stats_users"
+    __table_args__ = (Index("ix_stats_users_total", "total"), MARIADB_TABLE_OPTIONS)
+
+    request_user: Mapped[str] = mapped_column(String(MAX_USER_CHARS), primary_key=True)
+    total: Mapped[int] = _count()
+    labeled: Mapped[int] = _count()
+    scored: Mapped[int] = _count()
+    correct: Mapped[int] = _count()
+
+
+class StatsLabel(Base):
+    """Labelled comments per label source, audit flag, true label, predicted label and confidence bin
+    (10 bins; -1: no prediction score): the confusion matrix, calibration, audit accuracy, sources."""
+
+    __tablename__ = "stats_labels"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
+    label_source: Mapped[str] = mapped_column(String(SOURCE_CHARS), primary_key=True)
+    audit: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    label: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
+    prediction: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = _count()
+    confidence_nano: Mapped[int] = _count()  # sum of floor(prediction_score * 1e9): exact integers
+
+
+class StatsScore(Base):
+    """Predicted comments per predicted label and prediction_score bin (20 bins): the score histogram."""
+
+    __tablename__ = "stats_scores"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
+    prediction: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = _count()
+
+
+class StatsCurve(Base):
+    """Scored comments per label source, label and bin (51) of that label's probability: ROC/PR curves."""
+
+    __tablename__ = "stats_curves"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
+    label_source: Mapped[str] = mapped_column(String(SOURCE_CHARS), primary_key=True)
+    curve_label: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
+    bin: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = _count()
+    positives: Mapped[int] = _count()

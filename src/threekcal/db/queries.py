@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Engine, Select, and_, func, insert, or_, s
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from threekcal.db import aggregates
 from threekcal.db.models import Comment
 from threekcal.db.session import write_lock_wait
 from threekcal.db.types import utcnow
@@ -56,6 +57,16 @@ def serialized_writes(session: Session) -> Iterator[None]:
         lock.release()
 
 
+DEADLOCK_RETRIES = 2
+MARIADB_DEADLOCK = 1213
+
+
+def is_deadlock(error: sa_exc.DBAPIError) -> bool:
+    """MariaDB chose this transaction as a deadlock victim: it was rolled back and may simply run again."""
+    args = getattr(error.orig, "args", ())
+    return bool(args) and args[0] == MARIADB_DEADLOCK
+
+
 def new_receipt() -> str:
     return secrets.token_urlsafe(RECEIPT_BYTES)
 
@@ -75,10 +86,20 @@ def insert_comment(session: Session, *, request_user: str, text: str) -> Comment
         "request_time": utcnow(),
         "receipt": new_receipt(),
     }
-    with serialized_writes(session):
-        result = session.connection().execute(_INSERT_COMMENT, values)
-        session.commit()
-    return Comment(num=result.inserted_primary_key[0], **values)
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        with serialized_writes(session):
+            try:
+                connection = session.connection()
+                result = connection.execute(_INSERT_COMMENT, values)
+                aggregates.add_comments(connection, [values])  # after the row: the lock order
+                session.commit()
+            except sa_exc.OperationalError as error:
+                session.rollback()
+                if attempt == DEADLOCK_RETRIES or not is_deadlock(error):
+                    raise
+                continue
+        return Comment(num=result.inserted_primary_key[0], **values)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def get_comment(session: Session, num: int) -> Comment | None:

@@ -19,9 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from scipy.stats import binomtest
 from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
@@ -39,7 +43,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from threekcal.db.models import Comment, LabelEvent, PredictionBatch
+from threekcal.db import aggregates
+from threekcal.db.models import (
+    Comment,
+    LabelEvent,
+    PredictionBatch,
+    StatsCurve,
+    StatsHourly,
+    StatsLabel,
+    StatsScore,
+    StatsUser,
+)
 from threekcal.db.types import utcnow
 from threekcal.emotions import LABELS
 
@@ -80,10 +94,12 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 @dataclass(frozen=True)
 class StatsScope:
-    """Which comments the statistics describe: one user's, and labels from some sources only."""
+    """Which comments the statistics describe: one user's, and labels from some sources only; days in
+    ``tz`` (an IANA zone; the full recomputation ``compute_stats`` always uses UTC days)."""
 
     request_user: str | None = None
     label_sources: tuple[str, ...] | None = None
+    tz: str = "UTC"
 
 
 ALL = StatsScope()
@@ -382,6 +398,10 @@ def _has_comments(session: Session, request_user: str) -> bool:
     )
 
 
+def _from_aggregates(session: Session, scope: StatsScope) -> dict[str, Any]:
+    return stats_from_aggregates(session, scope)  # looked up per call
+
+
 @dataclass
 class _Entry:
     version: tuple[Any, ...]
@@ -390,7 +410,8 @@ class _Entry:
 
 
 class StatsCache:
-    """compute_stats results per user filter.
+    """Statistics per scope (user filter, label sources, time zone), from the aggregate tables unless
+    ``compute`` says otherwise (``compute_stats``: the full recomputation).
 
     A result younger than ``min_interval`` seconds is served as it is, without even asking the database
     whether anything changed: under a flood of writes the statistics are recomputed at most once per
@@ -400,7 +421,14 @@ class StatsCache:
     unknown names cannot push the useful entries out.
     """
 
-    def __init__(self, min_interval: float = 2.0, max_age: float = 30.0, max_entries: int = 64) -> None:
+    def __init__(
+        self,
+        min_interval: float = 2.0,
+        max_age: float = 30.0,
+        max_entries: int = 64,
+        compute: Callable[[Session, StatsScope], dict[str, Any]] | None = None,
+    ) -> None:
+        self._compute = compute or _from_aggregates
         self.min_interval = min_interval
         self.max_age = max(max_age, min_interval)
         self.max_entries = max_entries
@@ -440,7 +468,7 @@ class StatsCache:
         if entry is not None and entry.version == version and now - entry.computed_at < self.max_age:
             entry.computed_at = now  # checked: still current
             return entry.result, 0.0
-        result = compute_stats(session, scope)
+        result = self._compute(session, scope)
         self._store(scope, _Entry(version, now, result))
         return result, time.monotonic() - now
 
@@ -451,8 +479,8 @@ class StatsCache:
     def _nobody(self, session: Session, scope: StatsScope) -> dict[str, Any]:
         """The statistics of a name without comments: all the same, computed once."""
         if self._empty is None:
-            self._empty = compute_stats(session, scope)
-        return self._empty
+            self._empty = self._compute(session, scope)
+        return {**self._empty, "tz": scope.tz}
 
     def _fresh(self, scope: StatsScope) -> _Entry | None:
         with self._lock:
@@ -471,3 +499,264 @@ class StatsCache:
             while len(self._entries) > self.max_entries:
                 oldest = next(key for key in self._entries if key != ALL)
                 del self._entries[oldest]
+
+
+# --- Statistics from the aggregate tables (migration 0007; db/aggregates.py keeps them) ------------------
+#
+# Reads a few hundred to a few thousand rows whatever the number of comments: /stats and /stats/daily use
+# only these functions; ``compute_stats`` above stays as the full recomputation (the reference of
+# ``threekcal stats verify`` and of the benchmark).
+
+CONFIDENCE = 0.95
+SMALL_SAMPLE = 30  # a rate on fewer examples is flagged as a small sample
+UNKNOWN_MODEL = "unknown"
+
+
+class UnknownTimeZoneError(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Unknown time zone: {name}")
+        self.name = name
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """The IANA zone ``name``; UnknownTimeZoneError if there is none by that name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, IsADirectoryError) as error:
+        raise UnknownTimeZoneError(name) from error
+
+
+def local_day(hour: int, zone: ZoneInfo) -> str:
+    """The day (YYYY-MM-DD) in ``zone`` in which the UTC hour ``hour`` (hours since 1970) begins.
+
+    Counts are kept per UTC hour, so a zone's day is the sum of its hours. Zones whose offset is a whole
+    number of hours get exact days; with a :30 or :45 offset (India, Nepal, Newfoundland, ...) the one UTC
+    hour that straddles local midnight is counted whole in the day it begins in, so comments made up to
+    30 or 45 minutes after local midnight can show on the day before."""
+    return datetime.fromtimestamp(hour * 3600, zone).date().isoformat()
+
+
+def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """The Wilson score interval of the proportion correct / n (scipy's binomtest ``proportion_ci``)."""
+    if n <= 0:
+        return None
+    interval = binomtest(correct, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)
+
+
+def _scope_key(scope: StatsScope) -> str:
+    return scope.request_user if scope.request_user is not None else aggregates.ALL_USERS
+
+
+def _in_sources(source: str, scope: StatsScope) -> bool:
+    return not scope.label_sources or source in scope.label_sources
+
+
+def _hourly_days(
+    session: Session, scope: StatsScope, since: str | None = None, until: str | None = None
+) -> list[dict[str, Any]]:
+    """Per day in ``scope.tz``: totals, the predicted mix (all and per model version), accuracy with n."""
+    zone = time_zone(scope.tz)
+    table = StatsHourly
+    query = select(
+        table.hour, table.model_version, table.prediction, table.total, table.labeled, table.scored,
+        table.correct, table.audit_scored, table.audit_correct,
+    ).where(table.scope == _scope_key(scope))  # fmt: skip
+    if since is not None:  # a local day begins at most 14 hours before or 12 after the UTC day
+        query = query.where(table.hour >= aggregates.hour_of(datetime.fromisoformat(since)) - 15)
+    if until is not None:
+        query = query.where(table.hour < aggregates.hour_of(datetime.fromisoformat(until)) + 24 + 15)
+    days: dict[str, dict[str, Any]] = {}
+    day_of: dict[int, str] = {}
+    for (
+        hour,
+        model,
+        predicted,
+        total,
+        labeled,
+        scored,
+        correct,
+        audit_scored,
+        audit_correct,
+    ) in session.execute(query):
+        if not total:
+            continue
+        day = day_of.get(hour)
+        if day is None:
+            day = day_of[hour] = local_day(hour, zone)
+        entry = days.get(day)
+        if entry is None:
+            entry = days[day] = {
+                "day": day, "total": 0, "pending": 0, "predicted": 0, "labeled": 0, "scored": 0,
+                "correct": 0, "audit_scored": 0, "audit_correct": 0, "by_prediction": {}, "by_model": {},
+            }  # fmt: skip
+        entry["total"] += total
+        entry["labeled"] += labeled
+        entry["scored"] += scored
+        entry["correct"] += correct
+        entry["audit_scored"] += audit_scored
+        entry["audit_correct"] += audit_correct
+        if predicted == "":
+            entry["pending"] += total
+            continue
+        entry["predicted"] += total
+        entry["by_prediction"][predicted] = entry["by_prediction"].get(predicted, 0) + total
+        mix = entry["by_model"].setdefault(model or UNKNOWN_MODEL, {})
+        mix[predicted] = mix.get(predicted, 0) + total
+    result = []
+    for day in sorted(days):
+        if (since is not None and day < since) or (until is not None and day > until):
+            continue
+        entry = days[day]
+        entry["accuracy"] = entry["correct"] / entry["scored"] if entry["scored"] else None
+        entry["audit_accuracy"] = (
+            entry["audit_correct"] / entry["audit_scored"] if entry["audit_scored"] else None
+        )
+        result.append(entry)
+    return result
+
+
+def _labels_figures(session: Session, scope: StatsScope) -> dict[str, Any]:
+    """Confusion matrix, calibration, audit accuracy and labelled counts per source, from stats_labels."""
+    index = {label: i for i, label in enumerate(LABELS)}
+    table = StatsLabel
+    query = select(
+        table.label_source,
+        table.audit,
+        table.label,
+        table.prediction,
+        table.bin,
+        table.n,
+        table.confidence_nano,
+    ).where(table.scope == _scope_key(scope), table.n != 0)
+    matrix = [[0] * len(LABELS) for _ in LABELS]
+    count = [0] * CALIBRATION_BINS
+    confidence_sum = [0.0] * CALIBRATION_BINS
+    correct = [0] * CALIBRATION_BINS
+    by_source: dict[str, int] = {}
+    audit_n = audit_correct = 0
+    for source, audit, true_label, predicted, bin_index, n, confidence_nano in session.execute(query):
+        key = source or "unknown"
+        by_source[key] = by_source.get(key, 0) + n
+        if true_label not in index or predicted not in index or not _in_sources(source, scope):
+            continue
+        matrix[index[true_label]][index[predicted]] += n
+        if audit:
+            audit_n += n
+            audit_correct += n if true_label == predicted else 0
+        if bin_index == aggregates.NO_BIN:
+            continue
+        count[bin_index] += n
+        confidence_sum[bin_index] += confidence_nano / aggregates.NANO
+        correct[bin_index] += n if true_label == predicted else 0
+    interval = wilson_interval(audit_correct, audit_n)
+    audit = {
+        "n": audit_n,
+        "correct": audit_correct,
+        "accuracy": audit_correct / audit_n if audit_n else None,
+        "ci_low": interval[0] if interval else None,
+        "ci_high": interval[1] if interval else None,
+        "confidence": CONFIDENCE,
+        "method": "wilson",
+    }
+    by_source = {source: n for source, n in by_source.items() if n}
+    return {"matrix": matrix, "calibration": _calibration(count, confidence_sum, correct), "audit": audit,
+            "by_label_source": by_source}  # fmt: skip
+
+
+def _histogram_from_aggregates(session: Session, scope: StatsScope) -> dict[str, Any]:
+    counts = {label: [0] * HISTOGRAM_BINS for label in LABELS}
+    query = select(StatsScore.prediction, StatsScore.bin, StatsScore.n).where(
+        StatsScore.scope == _scope_key(scope)
+    )
+    for predicted, bin_index, n in session.execute(query):
+        if predicted in counts:
+            counts[predicted][bin_index] += n
+    return {"bins": [i / HISTOGRAM_BINS for i in range(HISTOGRAM_BINS + 1)], "counts": counts}
+
+
+def _curves_from_aggregates(session: Session, scope: StatsScope) -> dict[str, Any]:
+    positives = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
+    totals = {label: [0] * (CURVE_STEPS + 1) for label in LABELS}
+    table = StatsCurve
+    query = select(table.label_source, table.curve_label, table.bin, table.n, table.positives).where(
+        table.scope == _scope_key(scope)
+    )
+    for source, label, bin_index, n, n_positive in session.execute(query):
+        if label in totals and _in_sources(source, scope):
+            positives[label][bin_index] += n_positive
+            totals[label][bin_index] += n
+    return {label: curves_from_bins(positives[label], totals[label]) for label in LABELS}
+
+
+def _per_user_from_aggregates(session: Session, scope: StatsScope) -> list[dict[str, Any]]:
+    query = select(
+        StatsUser.request_user, StatsUser.total, StatsUser.labeled, StatsUser.scored, StatsUser.correct
+    )
+    if scope.request_user is not None:
+        query = query.where(StatsUser.request_user == scope.request_user)
+    query = query.where(StatsUser.total > 0).order_by(StatsUser.total.desc(), StatsUser.request_user.asc())
+    return [
+        {
+            "request_user": user,
+            "total": int(n),
+            "labeled": int(labeled),
+            "correct": int(correct),
+            "accuracy": int(correct) / int(scored) if scored else None,
+        }
+        for user, n, labeled, scored, correct in session.execute(query.limit(PER_USER_LIMIT))
+    ]
+
+
+def _supported(matrix: list[list[int]], metrics: dict[str, Any]) -> dict[str, Any]:
+    """Classes without support left out of the macro average (their P/R/F1 are shown as "—")."""
+    supported = [row for row in metrics["per_class"] if row["support"] > 0]
+    names = ("precision", "recall", "f1")
+    macro = {m: (sum(row[m] for row in supported) / len(supported) if supported else None) for m in names}
+    return {
+        "supported_labels": [row["label"] for row in supported],
+        "unsupported_labels": [row["label"] for row in metrics["per_class"] if row["support"] == 0],
+        "macro_avg_supported": {**macro, "support": sum(map(sum, matrix))},
+    }
+
+
+def stats_from_aggregates(session: Session, scope: StatsScope = ALL) -> dict[str, Any]:
+    """Every figure of ``compute_stats`` (days in ``scope.tz``) plus the audit accuracy, per-day accuracy
+    and model mix, read from the aggregate tables only."""
+    days = _hourly_days(session, scope)
+    counts = {
+        "total": sum(day["total"] for day in days),
+        "pending": sum(day["pending"] for day in days),
+        "predicted": sum(day["predicted"] for day in days),
+        "labeled": sum(day["labeled"] for day in days),
+        "labeled_and_predicted": sum(day["scored"] for day in days),
+    }
+    labelled = _labels_figures(session, scope)
+    matrix = labelled["matrix"]
+    counts["by_label_source"] = labelled["by_label_source"]
+    counts["scored"] = sum(map(sum, matrix))
+    metrics = classification_metrics(matrix)
+    return {
+        "counts": counts,
+        "labels": list(LABELS),
+        "confusion_matrix": matrix,
+        **metrics,
+        **_supported(matrix, metrics),
+        "accuracy_n": counts["scored"],
+        "small_sample": SMALL_SAMPLE,
+        "audit": labelled["audit"],
+        "score_histogram": _histogram_from_aggregates(session, scope),
+        "calibration": labelled["calibration"],
+        "curves": _curves_from_aggregates(session, scope),
+        "timeline": days,
+        "per_user": _per_user_from_aggregates(session, scope),
+        "tz": scope.tz,
+        "generated_at": utcnow(),
+    }
+
+
+def daily_from_aggregates(
+    session: Session, scope: StatsScope = ALL, *, since: str | None = None, until: str | None = None
+) -> dict[str, Any]:
+    """Per day in ``scope.tz`` between the local days ``since`` and ``until`` (both inclusive)."""
+    return {"tz": scope.tz, "days": _hourly_days(session, scope, since, until), "generated_at": utcnow()}

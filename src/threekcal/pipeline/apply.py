@@ -71,7 +71,7 @@ def apply_logs(
     *,
     engine: str = "local",
     master: str | None = None,
-    chunk_size: int = DEFAULT_APPLY_CHUNK,
+    chunk_size: int | None = None,
     lock_timeout: float = 0.0,
     progress: BatchProgress | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -80,6 +80,8 @@ def apply_logs(
 ) -> ApplyReport:
     """Apply every published, unapplied log (see the module docstring)."""
     check_engine(engine)
+    if chunk_size is None:
+        chunk_size = settings.chunk_rows  # THREEKCAL_CHUNK_ROWS
     if chunk_size < 1:
         raise ValueError("chunk size must be at least 1")
     report = ApplyReport()

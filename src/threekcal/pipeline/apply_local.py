@@ -1,4 +1,5 @@
-"""The local apply engine: SQLAlchemy, one transaction per chunk of a log, resumable.
+"""The local apply engine: SQLAlchemy, one transaction per chunk of a log, resumable, in bounded memory
+(the log is read chunk by chunk, never whole).
 
 Each chunk is written into a temporary staging table (private to the connection, nothing to clean up
 after a crash) and merged with ``merge.merge_statement``. Each chunk's transaction records how far it
@@ -29,15 +30,15 @@ from threekcal.pipeline.merge import (
     UNKNOWN_SAMPLE,
     BatchProgress,
     BatchResult,
+    QuarantineFile,
     batches,
     mark_applied,
-    merge_statement,
+    merge_predictions,
     staging,
     time_text,
     unknown_nums_query,
-    write_quarantine,
 )
-from threekcal.pipeline.records import ValidRecord, parse_log
+from threekcal.pipeline.records import ParsedLog, ValidRecord, iter_log_chunks
 from threekcal.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ def _apply_chunk_local(connection: Connection, chunk: Sequence[ValidRecord]) -> 
     _drop_local_staging(connection)
     local_staging.create(connection)
     _stage_rows(connection, chunk)
-    updated = connection.execute(merge_statement(local_staging)).rowcount
+    updated = merge_predictions(connection, local_staging)
     unknown = list(connection.execute(unknown_nums_query(local_staging)).scalars())
     _drop_local_staging(connection)
     return updated, unknown
@@ -105,76 +106,87 @@ def apply_batch_local(
     should_stop: Callable[[], bool] | None = None,
     checkpoint: Checkpoint = no_checkpoint,
 ) -> BatchResult | None:
-    """Apply one published log with SQLAlchemy; None if stopped between chunks (resumes later)."""
+    """Apply one published log with SQLAlchemy; None if stopped between chunks (resumes later).
+
+    The log is read as a stream of chunks (``records.iter_log_chunks``): memory holds the chunk being
+    applied and the next one, never the whole log. A resumed apply reads the chunks it already applied
+    again (for the counts and the quarantine file) without writing them."""
     started = time.perf_counter()
-    parsed = parse_log(logfiles.resolve(settings.log_dir, batch.log_path), batch.run_id)
-    quarantine = write_quarantine(settings, batch.run_id, parsed)
-    records = parsed.records
-    chunks = [records[start : start + chunk_size] for start in range(0, len(records), chunk_size)] or [[]]
+    path = logfiles.resolve(settings.log_dir, batch.log_path)
     details = dict(batch.details or {})
     resume = details.get("apply_progress") or {}
-    if resume.get("chunk_size") != chunk_size or resume.get("records") != len(records):
+    if resume.get("chunk_size") != chunk_size:
         resume = {}  # a different chunking: replay from the start (replayed chunks change 0 rows)
     done = int(resume.get("chunks_done", 0))
     applied_rows = int(resume.get("applied_rows", 0))
     unknown: list[int] = list(resume.get("unknown_sample", []))
     unknown_count = int(resume.get("unknown_nums", 0))
+    records = valid_lines = 0
     engine = engine_for(settings.database_url)
-    for index, chunk in enumerate(chunks):
-        if index < done:
-            continue
-        if should_stop and should_stop():
-            return None
-        last = index == len(chunks) - 1
-        with engine.begin() as connection:
-            updated, missing = _apply_chunk_local(connection, chunk) if chunk else (0, [])
-            applied_rows += updated
-            unknown_count += len(missing)
-            unknown = sorted(set(unknown) | set(missing))[:UNKNOWN_SAMPLE]
-            if last:
-                details.pop("apply_progress", None)
-                details.update(
-                    valid_lines=parsed.valid_lines,
-                    records=len(records),
-                    unknown_sample=unknown,
-                    quarantine_path=quarantine,
-                )
-                mark_applied(
-                    connection,
-                    batch.run_id,
-                    engine="local",
-                    applied_rows=applied_rows,
-                    unknown_nums=unknown_count,
-                    quarantined=len(parsed.quarantined),
-                    seconds=time.perf_counter() - started,
-                    details=details,
-                )
-                checkpoint(APPLY_BEFORE_COMMIT)
-            else:
-                details["apply_progress"] = {
-                    "chunk_size": chunk_size,
-                    "records": len(records),
-                    "chunks_done": index + 1,
-                    "applied_rows": applied_rows,
-                    "unknown_nums": unknown_count,
-                    "unknown_sample": unknown,
-                }
-                connection.execute(
-                    update(batches).where(batches.c.run_id == batch.run_id).values(details=details)
-                )
-        if progress:
-            progress(batch.run_id, min((index + 1) * chunk_size, len(records)), len(records))
-        if not last:
-            checkpoint(APPLY_CHUNK_COMMITTED)
+    chunks = iter_log_chunks(path, batch.run_id, chunk_size)
+    following: ParsedLog | None = next(chunks)
+    index = -1
+    with QuarantineFile(settings, batch.run_id) as quarantine:
+        while following is not None:
+            index += 1
+            current, following = following, next(chunks, None)  # one chunk ahead: is this the last?
+            last = following is None
+            quarantine.add(current.quarantined)
+            records += len(current.records)
+            valid_lines += current.valid_lines
+            if index < done:
+                continue
+            if should_stop and should_stop():
+                return None
+            chunk = current.records
+            with engine.begin() as connection:
+                updated, missing = _apply_chunk_local(connection, chunk) if chunk else (0, [])
+                applied_rows += updated
+                unknown_count += len(missing)
+                unknown = sorted(set(unknown) | set(missing))[:UNKNOWN_SAMPLE]
+                if last:
+                    details.pop("apply_progress", None)
+                    details.update(
+                        valid_lines=valid_lines,
+                        records=records,
+                        unknown_sample=unknown,
+                        quarantine_path=quarantine.publish(),
+                    )
+                    mark_applied(
+                        connection,
+                        batch.run_id,
+                        engine="local",
+                        applied_rows=applied_rows,
+                        unknown_nums=unknown_count,
+                        quarantined=quarantine.count,
+                        seconds=time.perf_counter() - started,
+                        details=details,
+                    )
+                    checkpoint(APPLY_BEFORE_COMMIT)
+                else:
+                    details["apply_progress"] = {
+                        "chunk_size": chunk_size,
+                        "chunks_done": index + 1,
+                        "applied_rows": applied_rows,
+                        "unknown_nums": unknown_count,
+                        "unknown_sample": unknown,
+                    }
+                    connection.execute(
+                        update(batches).where(batches.c.run_id == batch.run_id).values(details=details)
+                    )
+            if progress:
+                progress(batch.run_id, records, max(records, batch.records))
+            if not last:
+                checkpoint(APPLY_CHUNK_COMMITTED)
     if unknown_count:
         log.warning("log %s: %d records for unknown nums (e.g. %s)", batch.run_id, unknown_count, unknown[:5])
     return BatchResult(
         batch.run_id,
         "local",
         "applied",
-        records=len(records),
+        records=records,
         applied_rows=applied_rows,
         unknown_nums=unknown_count,
-        quarantined=len(parsed.quarantined),
+        quarantined=quarantine.count,
         seconds=time.perf_counter() - started,
     )

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, func, select
 
 from threekcal.db.session import engine_for
 from threekcal.pipeline import batches as batch_rows
-from threekcal.pipeline.apply import DEFAULT_APPLY_CHUNK, ApplyReport, apply_logs
+from threekcal.pipeline.apply import ApplyReport, apply_logs
 from threekcal.pipeline.locks import step_lock
 from threekcal.pipeline.predict import (
     DEFAULT_CHUNK_SIZE,
@@ -85,7 +85,7 @@ def run_backfill(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     engine: str = "local",
     master: str | None = None,
-    apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
+    apply_chunk_size: int | None = None,  # None: THREEKCAL_CHUNK_ROWS
     progress: Progress | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> tuple[PredictResult, ApplyReport | None]:

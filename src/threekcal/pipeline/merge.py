@@ -1,4 +1,5 @@
-"""What every apply engine shares: merging staged records into ``comments`` and marking a batch applied.
+"""What every apply engine shares: merging staged records into ``comments`` (and their statistics counts)
+and marking a batch applied.
 
 Only ``prediction_result, prediction_score, prediction_scores, prediction_time, model_version`` change,
 and only where the stored ``prediction_time`` is NULL or older than the record's: a late, older log
@@ -9,7 +10,7 @@ batch is marked applied in the same transaction as its last merge, guarded by ``
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
@@ -17,15 +18,18 @@ from typing import Any, Literal
 from sqlalchemy import Table, exists, or_, select, update
 from sqlalchemy.engine import Connection
 
+from threekcal.db import aggregates
 from threekcal.db.models import Comment, PredictionBatch, PredictionStaging
 from threekcal.db.types import utcnow
 from threekcal.pipeline import logfiles
-from threekcal.pipeline.records import ParsedLog, ValidRecord
+from threekcal.pipeline.records import QuarantinedLine, ValidRecord
 from threekcal.settings import Settings
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_SAMPLE = 20
+QUARANTINE_LOGGED = 5  # quarantined lines also written to the log (the file has them all)
+MERGE_READ_ROWS = 10_000
 PREDICTION_COLUMNS = (
     "prediction_result",
     "prediction_score",
@@ -70,15 +74,48 @@ def time_text(record: ValidRecord) -> str:
     return record.prediction_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def merge_statement(source: Table, run_id: str | None = None) -> Any:
-    """UPDATE comments from ``source`` where the stored prediction is missing or older."""
+def _merge_conditions(source: Table, run_id: str | None) -> list[Any]:
     conditions = [
         comments.c.num == source.c.num,
         or_(comments.c.prediction_time.is_(None), comments.c.prediction_time < source.c.prediction_time),
     ]
     if run_id is not None:
         conditions.append(source.c.run_id == run_id)
+    return conditions
+
+
+def merge_statement(source: Table, run_id: str | None = None) -> Any:
+    """UPDATE comments from ``source`` where the stored prediction is missing or older."""
+    conditions = _merge_conditions(source, run_id)
     return update(comments).where(*conditions).values({name: source.c[name] for name in PREDICTION_COLUMNS})
+
+
+class MergeRaceError(RuntimeError):
+    """The merge changed other rows than were counted: the transaction is rolled back, nothing is lost."""
+
+
+def merge_predictions(connection: Connection, source: Table, run_id: str | None = None) -> int:
+    """``merge_statement`` and its change of the statistics counts, in the caller's transaction.
+
+    The rows the merge will change are read first (locked on MariaDB; SQLite has one writer) with their
+    new prediction, streamed into a ``aggregates.Delta`` (memory: the cells, not the rows); the delta is
+    applied after the UPDATE, so aggregate rows are locked last. Returns the number of rows updated."""
+    query = select(
+        *(comments.c[name] for name in aggregates.STATE_COLUMNS),
+        *(source.c[name].label(f"new_{name}") for name in PREDICTION_COLUMNS),
+    ).where(*_merge_conditions(source, run_id))
+    if connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    delta = aggregates.Delta()
+    counted = 0
+    for row in connection.execution_options(yield_per=MERGE_READ_ROWS).execute(query).mappings():
+        delta.change(row, {**row, **{name: row[f"new_{name}"] for name in PREDICTION_COLUMNS}})
+        counted += 1
+    updated = int(connection.execute(merge_statement(source, run_id)).rowcount)
+    if updated != counted:
+        raise MergeRaceError(f"merge updated {updated} rows, {counted} were counted")
+    delta.apply(connection)
+    return updated
 
 
 def unknown_nums_query(source: Table, run_id: str | None = None) -> Any:
@@ -114,11 +151,38 @@ def mark_applied(
         raise AlreadyApplied(run_id)
 
 
-def write_quarantine(settings: Settings, run_id: str, parsed: ParsedLog) -> str | None:
-    if not parsed.quarantined:
-        return None
-    path = logfiles.quarantine_path(settings.log_dir, run_id)
-    logfiles.write_json_lines_atomically(path, (line.as_json() for line in parsed.quarantined))
-    for line in parsed.quarantined[:5]:
-        log.warning("log %s line %d quarantined: %s", run_id, line.line_no, line.reason)
-    return str(path.relative_to(settings.log_dir))
+class QuarantineFile:
+    """The quarantined lines of one apply, written as the log is read (memory holds none of them) to a
+    temporary file that ``publish`` moves into place; closed without publishing, it is deleted."""
+
+    def __init__(self, settings: Settings, run_id: str) -> None:
+        self.log_dir = settings.log_dir
+        self.run_id = run_id
+        self.path = logfiles.quarantine_path(settings.log_dir, run_id)
+        self.count = 0
+        self._writer: logfiles.JsonLinesWriter | None = None
+
+    def add(self, lines: Iterable[QuarantinedLine]) -> None:
+        for line in lines:
+            if self._writer is None:
+                self._writer = logfiles.JsonLinesWriter(self.path.with_name(f".{self.path.name}.tmp"))
+                self._writer.__enter__()
+            self._writer.write(line.as_json())
+            self.count += 1
+            if self.count <= QUARANTINE_LOGGED:
+                log.warning("log %s line %d quarantined: %s", self.run_id, line.line_no, line.reason)
+
+    def publish(self) -> str | None:
+        """Moves the file into place; its path relative to the log directory (None: no line)."""
+        if self._writer is None:
+            return None
+        self._writer.finish()
+        logfiles.publish(self._writer.path, self.path)
+        return str(self.path.relative_to(self.log_dir))
+
+    def __enter__(self) -> QuarantineFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._writer is not None:
+            self._writer.__exit__(*exc_info)

@@ -188,7 +188,19 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 
 def parse_log(path: Path, run_id: str) -> ParsedLog:
-    """Validate every line; keep the newest record per num (a later line wins a tie)."""
+    """Validate every line; keep the newest record per num (a later line wins a tie). The whole log in
+    memory: the apply reads it with ``iter_log_chunks`` instead."""
+    return next(iter_log_chunks(path, run_id, chunk_records=None))
+
+
+def iter_log_chunks(path: Path, run_id: str, chunk_records: int | None) -> Iterator[ParsedLog]:
+    """The log as consecutive chunks of ``chunk_records`` valid lines each (None: one chunk), so memory
+    holds one chunk, however long the log. Each chunk keeps the newest record per num among its own
+    lines (a later line wins a tie), sorted by num, and the lines it quarantined. At least one chunk
+    (maybe empty) is given, and the last one holds the end of the file.
+
+    A num may appear in two chunks of a log the predict step did not write itself: the apply's merge
+    (only a newer ``prediction_time`` replaces a stored one) then keeps the newest across chunks too."""
     parsed = ParsedLog()
     newest: dict[int, ValidRecord] = {}
     for line_no, line in iter_lines(path):
@@ -198,6 +210,10 @@ def parse_log(path: Path, run_id: str) -> ParsedLog:
         if isinstance(checked, str):
             parsed.quarantined.append(QuarantinedLine(line_no, line, checked))
             continue
+        if chunk_records is not None and parsed.valid_lines == chunk_records:
+            parsed.records = [newest[num] for num in sorted(newest)]
+            yield parsed
+            parsed, newest = ParsedLog(), {}
         parsed.valid_lines += 1
         when = checked.utc_time()
         kept = newest.get(checked.num)
@@ -212,4 +228,4 @@ def parse_log(path: Path, run_id: str) -> ParsedLog:
                 line_no=line_no,
             )
     parsed.records = [newest[num] for num in sorted(newest)]
-    return parsed
+    yield parsed

@@ -34,7 +34,7 @@ from threekcal.pipeline.merge import (
     UNKNOWN_SAMPLE,
     BatchResult,
     mark_applied,
-    merge_statement,
+    merge_predictions,
     staging,
     unknown_nums_query,
 )
@@ -286,7 +286,7 @@ def apply_batch_spark(
     finally:
         checked.unpersist()
     with engine.begin() as connection:
-        applied_rows = connection.execute(merge_statement(staging, batch.run_id)).rowcount
+        applied_rows = merge_predictions(connection, staging, batch.run_id)
         unknown = list(connection.execute(unknown_nums_query(staging, batch.run_id)).scalars())
         connection.execute(delete(staging).where(staging.c.run_id == batch.run_id))
         details = dict(batch.details or {})

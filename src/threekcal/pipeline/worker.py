@@ -17,7 +17,7 @@ from types import FrameType
 from typing import Protocol
 
 from threekcal.db.session import refresh_planner_statistics
-from threekcal.pipeline.apply import DEFAULT_APPLY_CHUNK, apply_logs
+from threekcal.pipeline.apply import apply_logs
 from threekcal.pipeline.checkpoints import Checkpoint, no_checkpoint
 from threekcal.pipeline.predict import DEFAULT_PREDICT_LIMIT, ClassifierLike, predict_pending
 from threekcal.pipeline.runids import new_run_id
@@ -70,7 +70,7 @@ def run_cycle(
     classifier: ClassifierLike,
     *,
     predict_limit: int = DEFAULT_PREDICT_LIMIT,
-    apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
+    apply_chunk_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     checkpoint: Checkpoint = no_checkpoint,
 ) -> bool:
@@ -112,7 +112,7 @@ def run_worker(
     interval: float | None = None,
     once: bool = False,
     predict_limit: int = DEFAULT_PREDICT_LIMIT,
-    apply_chunk_size: int = DEFAULT_APPLY_CHUNK,
+    apply_chunk_size: int | None = None,
     stop: StopFlag | None = None,
     checkpoint: Checkpoint = no_checkpoint,
     between_cycles: Callable[[], object] | None = None,

@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     labels_per_comment: int = Field(default=1, ge=1, le=10)
     # agreement statistics: Cohen's kappa for a pair of annotators needs this many comments in common
     kappa_min_common: int = Field(default=20, ge=2, le=100_000)
+    # Bulk work in bounded memory (issue 12): rows per chunk (and per transaction) of `threekcal import`,
+    # the apply of a prediction log, the backfill and the export.
+    chunk_rows: int = Field(default=50_000, ge=1, le=1_000_000)
+    export_chunk_rows: int = Field(default=1000, ge=1, le=100_000)  # rows per query of an export
 
     @field_validator(
         "submit_rate_limit",

@@ -1,4 +1,7 @@
-"""Download of filtered comments as CSV or JSON Lines, streamed in keyset batches (admin)."""
+"""Download of filtered comments as CSV or JSON Lines, streamed in keyset batches (admin).
+
+``GET /comments/export`` (and its older path ``GET /export``) takes the filters of ``GET /comments``;
+``threekcal export`` writes the same lines from the command line."""
 
 from __future__ import annotations
 
@@ -23,7 +26,6 @@ from threekcal.db.types import utcnow
 
 router = APIRouter(tags=["export"])
 
-EXPORT_BATCH = 1000
 EXCLUDED = {"etag"}  # a request-time detail of labelling, not data
 COLUMNS = [name for name in CommentOut.model_fields if name not in EXCLUDED]
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -47,7 +49,7 @@ def _csv_value(value: object) -> object:
     return value
 
 
-def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
+def csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a cell holding \r is quoted too
     writer.writerow(COLUMNS)
@@ -61,11 +63,33 @@ def _csv_lines(rows: Iterator[Comment]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
+def jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
     for row in rows:
         yield CommentOut.model_validate(row).model_dump_json(exclude=EXCLUDED) + "\n"
 
 
+EXPORT_DESCRIPTION = (
+    "Takes the filters of `GET /comments`. Streamed in keyset batches of THREEKCAL_EXPORT_CHUNK_ROWS rows, "
+    "so memory stays bounded at any size. CSV: text cells that start with `=`, `+`, `-`, `@`, a tab or a "
+    "carriage return get a leading single quote (OWASP CSV injection), so spreadsheet programs show them "
+    "as text instead of running them as formulas; strip that quote to get the text as stored. JSON Lines "
+    "is exact."
+)
+
+
+@router.get(
+    "/comments/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The matching comments, streamed",
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {}},
+        },
+        **error_responses(401, 403, 503),
+    },
+    summary="Download comments as CSV or JSON Lines (admin)",
+    description=EXPORT_DESCRIPTION,
+)
 @router.get(
     "/export",
     response_class=StreamingResponse,
@@ -76,10 +100,8 @@ def _jsonl_lines(rows: Iterator[Comment]) -> Iterator[str]:
         },
         **error_responses(401, 403, 503),
     },
-    summary="Download comments as CSV or JSON Lines (admin)",
-    description="CSV: text cells that start with `=`, `+`, `-`, `@`, a tab or a carriage return get a "
-    "leading single quote (OWASP CSV injection), so spreadsheet programs show them as text instead of "
-    "running them as formulas; strip that quote to get the text as stored. JSON Lines is exact.",
+    summary="Download comments as CSV or JSON Lines (admin; the older path of /comments/export)",
+    description=EXPORT_DESCRIPTION,
 )
 def export(
     _principal: Allowed(Action.EXPORT),
@@ -90,7 +112,7 @@ def export(
 ) -> StreamingResponse:
     session = open_session(settings)
     try:
-        rows = queries.iter_comments(session, flt, sort=sort, batch_size=EXPORT_BATCH)
+        rows = queries.iter_comments(session, flt, sort=sort, batch_size=settings.export_chunk_rows)
         # The first batch is read now, so a database that is down answers 503 instead of a cut stream.
         first = next(rows, None)
     except BaseException:
@@ -105,7 +127,7 @@ def export(
         finally:
             session.close()
 
-    lines = _csv_lines(stream()) if format == "csv" else _jsonl_lines(stream())
+    lines = csv_lines(stream()) if format == "csv" else jsonl_lines(stream())
     filename = f"threekcal-comments-{utcnow():%Y%m%dT%H%M%SZ}.{format}"
     return StreamingResponse(
         lines,

@@ -1,0 +1,391 @@
+"""Every rule of how a write changes the statistics counts (tables of migration 0007, db/models.py).
+
+A comment *contributes* to a few aggregate cells, each a primary key and a vector of counts
+(``contributions``). A write that changes comments changes the counts by the contributions of the rows
+after it minus those before it (``Delta``), applied in the same transaction as the write
+(``Delta.apply``). The writers:
+
+- new comments: ``add_comments`` (db/queries.py, db/idempotency.py; the bulk importer calls it per chunk);
+- ORM changes of ``Comment`` (labels set, accepted, undone, resolved; the audit flag; deletes; rows added
+  with ``session.add``): counted at flush by the ``after_flush`` listener below, from the attributes'
+  history, so no label rule in db/labels.py has to remember it;
+- applied predictions (local and Spark apply, backfills): ``merge_predictions`` in pipeline/merge.py
+  reads the rows the merge will change under a row lock, then merges, then applies the delta.
+
+Lock order (MariaDB): comment rows (and idempotency keys) first, aggregate rows last, table by table in
+``TABLES`` order and by sorted key within a table, so two writers never wait on each other in a circle.
+
+``recompute`` counts everything again from the rows (chunked, bounded memory: the cells, not the rows,
+are kept); ``verify`` compares it with the tables, ``rebuild`` replaces the tables with it.
+
+Add a comment to this module, not elsewhere, when a new statistic needs a new count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Table, delete, event, func, inspect, select
+from sqlalchemy.dialects.mysql import insert as mysql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import get_history
+
+from threekcal.db.models import Comment, StatsCurve, StatsHourly, StatsLabel, StatsScore, StatsUser
+from threekcal.emotions import LABELS
+
+ALL_USERS = ""  # the scope of the whole table; a request_user is never empty (threekcal.validation)
+CALIBRATION_BINS = 10
+HISTOGRAM_BINS = 20
+CURVE_STEPS = 50  # thresholds k / 50: 51 bins
+NO_BIN = -1  # a labelled comment without a prediction score
+NANO = 1_000_000_000
+RECOMPUTE_CHUNK = 20_000
+_EPOCH = datetime(1970, 1, 1)
+_HOUR = timedelta(hours=1)
+_LABEL_SET = frozenset(LABELS)
+
+# Lock order: aggregate tables are always written in this order.
+TABLES: tuple[Table, ...] = (
+    StatsHourly.__table__,  # type: ignore[assignment]
+    StatsUser.__table__,  # type: ignore[assignment]
+    StatsLabel.__table__,  # type: ignore[assignment]
+    StatsScore.__table__,  # type: ignore[assignment]
+    StatsCurve.__table__,  # type: ignore[assignment]
+)
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    table.name: tuple(column.name for column in table.primary_key.columns) for table in TABLES
+}
+COUNT_COLUMNS: dict[str, tuple[str, ...]] = {
+    table.name: tuple(column.name for column in table.columns if not column.primary_key) for table in TABLES
+}
+
+# The columns of ``comments`` the counts depend on; a write that changes none of them changes no count.
+STATE_COLUMNS = (
+    "request_user",
+    "request_time",
+    "prediction_result",
+    "prediction_score",
+    "prediction_scores",
+    "model_version",
+    "label",
+    "label_source",
+    "audit",
+)
+
+
+def score_bin(score: float, bins: int, top: int) -> int:
+    """The bin of a probability, as db/stats.py's SQL ``score_bin``: floor(score * bins) clamped."""
+    return max(0, min(top, math.floor(score * bins)))
+
+
+def hour_of(moment: datetime) -> int:
+    """Whole hours since 1970-01-01 00:00 UTC; a naive datetime is UTC (how the database returns it)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return (moment - _EPOCH) // _HOUR
+
+
+def _probability(scores: Any, label: str) -> float | None:
+    value = scores.get(label) if isinstance(scores, Mapping) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+Progress = Callable[[int, int], None]  # rows done, rows in all
+
+
+def contributions(row: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Any, ...], tuple[int, ...]]]:
+    """The cells one comment counts in, with its counts there (in COUNT_COLUMNS order).
+
+    ``row`` holds STATE_COLUMNS (missing ones count as None/False). Every comment counts in the
+    all-users scope ("") and in its request_user's scope."""
+    user = row["request_user"]
+    predicted = row.get("prediction_result")
+    score = row.get("prediction_score")
+    label = row.get("label")
+    source = row.get("label_source") or ""
+    audit = bool(row.get("audit"))
+    labeled = label is not None
+    scored = labeled and predicted is not None
+    correct = scored and label == predicted
+    hour = hour_of(row["request_time"])
+    model = (row.get("model_version") or "") if predicted is not None else ""
+    hourly = (1, int(labeled), int(scored), int(correct), int(scored and audit), int(correct and audit))
+    both_known = label in _LABEL_SET and predicted in _LABEL_SET
+    for scope in (ALL_USERS, user):
+        yield "stats_hourly", (scope, hour, model, predicted or ""), hourly
+        if labeled:
+            calibration = (
+                score_bin(score, CALIBRATION_BINS, CALIBRATION_BINS - 1) if score is not None else NO_BIN
+            )
+            confidence = math.floor(score * NANO) if score is not None else 0
+            key = (scope, source, int(audit), label, predicted or "", calibration)
+            yield "stats_labels", key, (1, confidence)
+        if predicted is not None and score is not None:
+            yield (
+                "stats_scores",
+                (scope, predicted, score_bin(score, HISTOGRAM_BINS, HISTOGRAM_BINS - 1)),
+                (1,),
+            )
+        if both_known:
+            scores = row.get("prediction_scores")
+            for curve_label in LABELS:
+                p = _probability(scores, curve_label)
+                if p is not None:
+                    key = (scope, source, curve_label, score_bin(p, CURVE_STEPS, CURVE_STEPS))
+                    yield "stats_curves", key, (1, int(label == curve_label))
+    yield "stats_users", (user,), (1, int(labeled), int(scored), int(correct))
+
+
+class Delta:
+    """Changes of counts per cell, summed over any number of rows added and removed."""
+
+    def __init__(self) -> None:
+        self.cells: dict[str, dict[tuple[Any, ...], list[int]]] = {table.name: {} for table in TABLES}
+
+    def add(self, row: Mapping[str, Any], sign: int = 1) -> None:
+        for table, key, counts in contributions(row):
+            cell = self.cells[table].get(key)
+            if cell is None:
+                self.cells[table][key] = [sign * n for n in counts]
+            else:
+                for i, n in enumerate(counts):
+                    cell[i] += sign * n
+
+    def remove(self, row: Mapping[str, Any]) -> None:
+        self.add(row, -1)
+
+    def change(self, before: Mapping[str, Any], after: Mapping[str, Any]) -> None:
+        self.remove(before)
+        self.add(after)
+
+    def nonzero(self, table: str) -> list[tuple[tuple[Any, ...], list[int]]]:
+        return sorted((key, counts) for key, counts in self.cells[table].items() if any(counts))
+
+    def __bool__(self) -> bool:
+        return any(any(any(c) for c in cells.values()) for cells in self.cells.values())
+
+    def apply(self, connection: Connection) -> None:
+        """Adds the changes to the tables: table by table in TABLES order, keys sorted (the lock order)."""
+        for table in TABLES:
+            rows = self.nonzero(table.name)
+            if not rows:
+                continue
+            keys, counts = KEY_COLUMNS[table.name], COUNT_COLUMNS[table.name]
+            values = [
+                dict(zip(keys, key, strict=True)) | dict(zip(counts, n, strict=True)) for key, n in rows
+            ]
+            connection.execute(_upsert(connection, table), values)
+
+
+def _upsert(connection: Connection, table: Table) -> Any:
+    """INSERT of the changes that adds them to an existing row instead (one statement, many rows)."""
+    counts = COUNT_COLUMNS[table.name]
+    if connection.dialect.name == "sqlite":
+        statement = sqlite_insert(table)
+        return statement.on_conflict_do_update(
+            index_elements=list(KEY_COLUMNS[table.name]),
+            set_={name: table.c[name] + statement.excluded[name] for name in counts},
+        )
+    statement = mysql_insert(table)
+    return statement.on_duplicate_key_update(
+        {name: table.c[name] + statement.inserted[name] for name in counts}
+    )
+
+
+def add_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Counts newly inserted comments: call it in the transaction of their INSERT, after it.
+
+    Each row: ``request_user`` and ``request_time`` and, when known, ``prediction_result``,
+    ``prediction_score``, ``prediction_scores``, ``model_version``, ``label``, ``label_source``, ``audit``.
+    """
+    delta = Delta()
+    for row in rows:
+        delta.add(row)
+    delta.apply(connection)
+
+
+def remove_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Uncounts comments deleted with Core statements (same transaction as the DELETE)."""
+    delta = Delta()
+    for row in rows:
+        delta.remove(row)
+    delta.apply(connection)
+
+
+# --- ORM writes: counted at flush from the attributes' history --------------------------------------------
+
+
+def _states(target: Comment) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    changed = False
+    loaded = inspect(target).dict
+    for name in STATE_COLUMNS:
+        history = get_history(target, name)
+        current = loaded.get(name)
+        if history.deleted:
+            before[name] = history.deleted[0]
+            changed = True
+        elif history.added:
+            before[name] = None
+            changed = True
+        else:
+            before[name] = current
+        after[name] = current
+    return before, after, changed
+
+
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    delta = Delta()
+    for target in session.new:
+        if isinstance(target, Comment):
+            delta.add(_states(target)[1])
+    for target in session.dirty:
+        if isinstance(target, Comment) and session.is_modified(target, include_collections=False):
+            before, after, changed = _states(target)
+            if changed:
+                delta.change(before, after)
+    for target in session.deleted:
+        if isinstance(target, Comment):
+            delta.remove(_states(target)[0])
+    if delta:
+        delta.apply(session.connection())
+
+
+event.listen(Session, "after_flush", _after_flush)
+
+
+# --- Applied predictions ------------------------------------------------------------------------------------
+
+
+def prediction_delta(rows: Iterable[Mapping[str, Any]], prediction_columns: Iterable[str]) -> Delta:
+    """The change of counts when each row's prediction columns take the values ``new_<column>``."""
+    columns = tuple(prediction_columns)
+    delta = Delta()
+    for row in rows:
+        after = dict(row)
+        for name in columns:
+            after[name] = row[f"new_{name}"]
+        delta.change(row, after)
+    return delta
+
+
+# --- Recomputation ---------------------------------------------------------------------------------------
+
+
+def _comment_rows(connection: Connection, chunk: int) -> Iterator[list[dict[str, Any]]]:
+    table = Comment.__table__
+    columns = [table.c.num, *(table.c[name] for name in STATE_COLUMNS)]
+    after = -1
+    while True:
+        rows = [
+            dict(row._mapping)
+            for row in connection.execute(
+                select(*columns).where(table.c.num > after).order_by(table.c.num).limit(chunk)
+            )
+        ]
+        if not rows:
+            return
+        after = rows[-1]["num"]
+        yield rows
+
+
+def recompute(
+    connection: Connection,
+    *,
+    chunk: int = RECOMPUTE_CHUNK,
+    progress: Progress | None = None,
+) -> Delta:
+    """Every count again from the rows of ``comments``, read in chunks of ``chunk`` by number."""
+    total = int(connection.execute(select(func.count()).select_from(Comment.__table__)).scalar_one())
+    done = 0
+    delta = Delta()
+    for rows in _comment_rows(connection, chunk):
+        for row in rows:
+            delta.add(row)
+        done += len(rows)
+        if progress:
+            progress(done, total)
+    if progress:
+        progress(done, total)
+    return delta
+
+
+def stored(connection: Connection) -> Delta:
+    """The counts in the tables (rows of zeros left out)."""
+    delta = Delta()
+    for table in TABLES:
+        keys, counts = KEY_COLUMNS[table.name], COUNT_COLUMNS[table.name]
+        cells = delta.cells[table.name]
+        for row in connection.execute(select(*(table.c[k] for k in keys), *(table.c[c] for c in counts))):
+            values = [int(v) for v in row[len(keys) :]]
+            if any(values):
+                cells[tuple(row[: len(keys)])] = values
+    return delta
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    key: tuple[Any, ...]
+    stored: tuple[int, ...]
+    expected: tuple[int, ...]
+
+    def describe(self) -> str:
+        names = COUNT_COLUMNS[self.table]
+        key = ", ".join(f"{k}={v!r}" for k, v in zip(KEY_COLUMNS[self.table], self.key, strict=True))
+        changes = ", ".join(
+            f"{n}: {s} != {e}" for n, s, e in zip(names, self.stored, self.expected, strict=True) if s != e
+        )
+        return f"{self.table} ({key}): {changes}"
+
+
+def _normalized(delta: Delta, table: str, case_fold: bool) -> dict[tuple[Any, ...], tuple[int, ...]]:
+    cells: dict[tuple[Any, ...], list[int]] = {}
+    for key, counts in delta.cells[table].items():
+        folded = tuple(k.casefold().rstrip() if case_fold and isinstance(k, str) else k for k in key)
+        cell = cells.setdefault(folded, [0] * len(counts))
+        for i, n in enumerate(counts):
+            cell[i] += n
+    return {key: tuple(counts) for key, counts in cells.items() if any(counts)}
+
+
+def differences(connection: Connection, expected: Delta | None = None) -> list[Difference]:
+    """Cells whose stored counts differ from a recomputation from the rows.
+
+    On MariaDB keys compare as its collation does (case- and trailing-space-insensitive): "Ana" and
+    "ana" are one user there, in the tables as in the old GROUP BY."""
+    expected = expected if expected is not None else recompute(connection)
+    have = stored(connection)
+    fold = connection.dialect.name != "sqlite"
+    found = []
+    for table in TABLES:
+        want, got = _normalized(expected, table.name, fold), _normalized(have, table.name, fold)
+        for key in sorted(set(want) | set(got), key=repr):
+            zero = (0,) * len(COUNT_COLUMNS[table.name])
+            if want.get(key, zero) != got.get(key, zero):
+                found.append(Difference(table.name, key, got.get(key, zero), want.get(key, zero)))
+    return found
+
+
+def rebuild(
+    connection: Connection,
+    *,
+    chunk: int = RECOMPUTE_CHUNK,
+    progress: Progress | None = None,
+) -> Delta:
+    """Replaces the counts with a recomputation from the rows (in the caller's transaction).
+
+    Memory holds the cells, not the rows. Stop writers first (API, worker): a write committed while the
+    rows are read may be counted twice or not at all."""
+    expected = recompute(connection, chunk=chunk, progress=progress)
+    for table in reversed(TABLES):
+        connection.execute(delete(table))
+    expected.apply(connection)
+    return expected

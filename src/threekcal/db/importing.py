@@ -1,0 +1,416 @@
+"""Bulk import of existing comments: a CSV or JSON Lines file, or the original system's MariaDB table.
+
+Every row is checked with the API's rules (``threekcal.validation.clean_comment_record``); a bad row is
+reported with its line number and skipped, or, when strict, refuses the whole import before anything is
+stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
+one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
+comments are counted in the statistics aggregates (``aggregates.add_comments``) in its transaction.
+
+Running an import twice stores nothing new: each row's receipt is derived from its content (user,
+request time, text). A chunk looks its receipts up first and inserts only the new ones; the table's
+unique receipt constraint backs this (``INSERT OR IGNORE`` on SQLite, ``INSERT IGNORE`` on MariaDB),
+and a chunk whose rows another writer stored meanwhile is rolled back (its counts would be wrong). The
+same comment twice in one source is stored once.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine, MetaData, Table, create_engine, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, make_url
+
+from threekcal.db import aggregates
+from threekcal.db.models import Comment
+from threekcal.validation import (
+    COMMENT_RECORD_FIELDS,
+    REQUIRED_RECORD_FIELDS,
+    CommentRecord,
+    InvalidInput,
+    clean_comment_record,
+)
+
+Format = Literal["csv", "jsonl"]
+FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+RECEIPT_DOMAIN = b"threekcal-import\x00"
+RECEIPT_BYTES = 24  # as long as the API's receipts (32 characters)
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how both backends store and compare UTC times (see merge.time_text)
+STORED_COLUMNS = ("receipt", *COMMENT_RECORD_FIELDS)
+RECEIPT_LOOKUP_BATCH = 5000  # receipts per IN (...) query: well under SQLite's 32766 parameters
+comments = Comment.__table__
+
+# After each chunk's insert, in its transaction: (connection, receipts of the comments it stored).
+ChunkHook = Callable[[Connection, Sequence[str]], None]
+Progress = Callable[[int], None]  # the source's position: bytes read of a file, rows read of a table
+
+
+class ImportRefusedError(ValueError):
+    """The source cannot be imported at all (missing file, unknown format, missing column, bad URL,
+    or bad rows under ``strict``): nothing was stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    where: str  # "line 12" (files) or "num 12" / "row 12" (tables)
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0  # rows read (good and bad)
+    stored: int = 0  # newly stored comments
+    already_present: int = 0  # good rows whose comment was stored before (or earlier in this source)
+    bad: int = 0  # rows refused by the rules
+
+    def summary(self) -> str:
+        return (
+            f"{self.rows} rows read: {self.stored} comments stored, {self.already_present} already present, "
+            f"{self.bad} bad rows skipped"
+        )
+
+
+def _time_text(value: datetime) -> str:
+    """TIME_FORMAT's text of an aware UTC time (as the rules return them); isoformat is much faster
+    than strftime."""
+    text = value.isoformat(" ", "microseconds")
+    if not text.endswith("+00:00"):  # not UTC: convert (the rules never give such a time)
+        text = value.astimezone(UTC).isoformat(" ", "microseconds")
+    return text[:-6]
+
+
+def receipt_for(record: CommentRecord) -> str:
+    """The receipt of an imported comment, from its content: the same row always gets the same one."""
+    return _receipt(record.request_user, _time_text(record.request_time), record.comments)
+
+
+def _receipt(user: str, time_text: str, text: str) -> str:
+    content = "\x00".join((user, time_text, text)).encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(RECEIPT_DOMAIN + content).digest()
+    return base64.urlsafe_b64encode(digest[:RECEIPT_BYTES]).decode()
+
+
+def stored_values(record: CommentRecord) -> tuple[Any, ...]:
+    """The values of STORED_COLUMNS, serialised as the column types store them."""
+    request_time = _time_text(record.request_time)
+    prediction_time = record.prediction_time
+    return (
+        _receipt(record.request_user, request_time, record.comments),
+        record.comments,
+        record.request_user,
+        request_time,
+        record.prediction_result,
+        record.prediction_score,
+        None if prediction_time is None else _time_text(prediction_time),
+        record.label,
+        record.remark,
+    )
+
+
+# ------------------------------------------------------------------------------------------- sources
+class Source:
+    """Rows of a source as (where, values), or (where, why the row cannot be read); ``total`` and
+    ``position`` measure progress."""
+
+    total: int | None = None
+    unit: str = "rows"
+
+    def __init__(self) -> None:
+        self.position = 0
+
+    def rows(self) -> Iterator[tuple[str, Mapping[str, object] | str]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class FileSource(Source):
+    unit = "bytes"
+
+    def __init__(self, path: Path, fmt: Format) -> None:
+        super().__init__()
+        self.path = path
+        self.format = fmt
+        self.total = path.stat().st_size
+        if fmt == "csv":
+            self._check_header()
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.format})"
+
+    def _lines(self) -> Iterator[str]:
+        # Bytes that are not UTF-8 become lone surrogates, which the rules refuse as invalid Unicode.
+        self.position = 0
+        with open(self.path, "rb") as file:
+            for raw in file:
+                self.position += len(raw)
+                line = raw.decode("utf-8", "surrogateescape")
+                if self.position == len(raw):
+                    line = line.removeprefix("\ufeff")  # a byte order mark
+                yield line
+
+    def _check_header(self) -> None:
+        header = next(csv.reader(self._lines()), None)
+        if header is None:
+            raise ImportRefusedError(f"{self.path} is empty: a CSV file starts with a header line")
+        missing = [name for name in REQUIRED_RECORD_FIELDS if name not in (h.strip() for h in header)]
+        if missing:
+            raise ImportRefusedError(
+                f"{self.path} has no column {', '.join(missing)} (its header: {', '.join(header)}); "
+                f"required: {', '.join(REQUIRED_RECORD_FIELDS)}"
+            )
+
+    def rows(self) -> Iterator[tuple[str, Mapping[str, object] | str]]:
+        if self.format == "csv":
+            yield from self._csv_rows()
+        else:
+            yield from self._jsonl_rows()
+
+    def _csv_rows(self) -> Iterator[tuple[str, Mapping[str, object] | str]]:
+        reader = csv.reader(self._lines(), strict=True)
+        try:
+            header = [name.strip() for name in next(reader)]
+            indexes = [(name, header.index(name)) for name in COMMENT_RECORD_FIELDS if name in header]
+            width = len(header)
+            start = reader.line_num + 1
+            for cells in reader:
+                where = f"line {start}"
+                start = reader.line_num + 1
+                if not cells:
+                    continue  # a blank line
+                if len(cells) != width:
+                    yield where, f"{len(cells)} cells, the header has {width}"
+                    continue
+                yield where, {name: cells[index] or None for name, index in indexes}
+        except csv.Error as error:
+            yield f"line {reader.line_num}", f"not valid CSV: {error}"
+
+    def _jsonl_rows(self) -> Iterator[tuple[str, Mapping[str, object] | str]]:
+        for line_no, line in enumerate(self._lines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                values = json.loads(line)
+            except ValueError:
+                values = None
+            if not isinstance(values, dict):
+                yield f"line {line_no}", "not a JSON object"
+                continue
+            yield f"line {line_no}", values
+
+
+class TableSource(Source):
+    """A table of the original system (MariaDB), read in primary-key order with a server-side cursor."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url, self.table_name = _table_url(url)
+        self.engine = create_engine(self.url, connect_args={"connect_timeout": 10})
+        try:
+            table = Table(self.table_name, MetaData(), autoload_with=self.engine)
+            with self.engine.connect() as connection:
+                self.total = connection.scalar(select(func.count()).select_from(table))
+        except sa_exc.NoSuchTableError:
+            self.engine.dispose()
+            raise ImportRefusedError(f"no table {self.table_name} in {self._shown()}") from None
+        except sa_exc.SQLAlchemyError as error:
+            self.engine.dispose()
+            raise ImportRefusedError(f"cannot read {self._shown()}: {error.orig or error}") from None
+        missing = [name for name in REQUIRED_RECORD_FIELDS if name not in table.c]
+        if missing:
+            self.engine.dispose()
+            raise ImportRefusedError(
+                f"table {self.table_name} has no column {', '.join(missing)}; "
+                f"required: {', '.join(REQUIRED_RECORD_FIELDS)}"
+            )
+        self.table = table
+        self.columns = [table.c[name] for name in COMMENT_RECORD_FIELDS if name in table.c]
+        self.key = list(table.primary_key.columns)
+
+    def _shown(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def describe(self) -> str:
+        return f"table {self.table_name} of {self._shown()}"
+
+    def rows(self) -> Iterator[tuple[str, Mapping[str, object] | str]]:
+        self.position = 0
+        key_name = self.key[0].name if len(self.key) == 1 else None
+        query = select(*self.columns, *self.key).order_by(*self.key)
+        names = [column.name for column in self.columns]
+        with self.engine.connect().execution_options(stream_results=True, yield_per=10_000) as connection:
+            for row in connection.execute(query):
+                self.position += 1
+                where = f"{key_name} {row[len(names)]}" if key_name else f"row {self.position}"
+                yield where, dict(zip(names, row, strict=False))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _table_url(spec: str) -> tuple[URL, str]:
+    try:
+        url = make_url(spec)
+    except sa_exc.ArgumentError:
+        raise ImportRefusedError(
+            f"not a database URL: {spec!r}; expected mysql+pymysql://USER:PASSWORD@HOST:3306/DB.TABLE"
+        ) from None
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        raise ImportRefusedError(
+            f"--from-table reads MariaDB/MySQL tables (mysql+pymysql://...), not {url.get_backend_name()}"
+        )
+    database, dot, table = (url.database or "").partition(".")
+    if not dot or not database or not table:
+        raise ImportRefusedError(
+            f"the URL names no table: end it with /DB.TABLE ({url.render_as_string(hide_password=True)})"
+        )
+    if "charset" not in url.query:
+        url = url.update_query_dict({"charset": "utf8mb4"})
+    return url.set(database=database), table
+
+
+def file_source(path: Path, fmt: Format | None = None) -> FileSource:
+    if not path.exists():
+        raise ImportRefusedError(f"no such file: {path}")
+    if not path.is_file():
+        raise ImportRefusedError(f"not a file: {path}")
+    chosen = fmt or FORMATS.get(path.suffix.lower())
+    if chosen is None:
+        raise ImportRefusedError(
+            f"unknown format of {path}: name it .csv or .jsonl (or give --format csv|jsonl)"
+        )
+    return FileSource(path, chosen)
+
+
+def table_source(url: str) -> TableSource:
+    return TableSource(url)
+
+
+# ------------------------------------------------------------------------------------------- import
+def _checked(source: Source) -> Iterator[tuple[str, CommentRecord | str]]:
+    for where, values in source.rows():
+        if isinstance(values, str):
+            yield where, values
+            continue
+        try:
+            yield where, clean_comment_record(values)
+        except InvalidInput as error:
+            yield where, str(error)
+
+
+def _insert_sql(connection: Connection) -> str:
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    verb = "INSERT OR IGNORE" if connection.dialect.name == "sqlite" else "INSERT IGNORE"
+    placeholders = ", ".join([marker] * len(STORED_COLUMNS))
+    return f"{verb} INTO comments ({', '.join(STORED_COLUMNS)}) VALUES ({placeholders})"
+
+
+class ImportRaceError(RuntimeError):
+    """Another writer stored some of a chunk's comments while it was being stored; the chunk was rolled
+    back (earlier chunks stay, and running the import again finishes it)."""
+
+
+def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(receipts), RECEIPT_LOOKUP_BATCH):
+        batch = receipts[start : start + RECEIPT_LOOKUP_BATCH]
+        found.update(
+            connection.execute(select(comments.c.receipt).where(comments.c.receipt.in_(batch))).scalars()
+        )
+    return found
+
+
+def _counted(record: CommentRecord) -> dict[str, Any]:
+    """What the statistics aggregates count of a new comment (aggregates.add_comments)."""
+    return {
+        "request_user": record.request_user,
+        "request_time": record.request_time,
+        "prediction_result": record.prediction_result,
+        "prediction_score": record.prediction_score,
+        "label": record.label,
+    }
+
+
+def store_chunk(connection: Connection, chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]]) -> list[str]:
+    """Insert the comments of ``chunk`` not stored yet and count them in the statistics aggregates, in
+    the caller's transaction; the receipts of the comments it stored."""
+    unique = {values[0]: (values, record) for values, record in reversed(chunk)}  # the first one wins
+    existing = _existing_receipts(connection, list(unique))
+    # In receipt order the unique index on receipt is written in one sweep instead of at random places.
+    new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
+    if not new:
+        return []
+    result = connection.exec_driver_sql(_insert_sql(connection), [values for values, _record in new])
+    if result.rowcount != len(new):
+        raise ImportRaceError(
+            f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
+            "nothing of this chunk was stored; run the import again to finish it"
+        )
+    aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
+    return [values[0] for values, _record in new]
+
+
+def import_comments(
+    engine: Engine,
+    source: Source,
+    *,
+    strict: bool = False,
+    chunk_rows: int = 50_000,
+    on_bad: Callable[[BadRow], None] = lambda _bad: None,
+    progress: Progress = lambda _position: None,
+    after_chunk: ChunkHook | None = None,
+) -> ImportReport:
+    """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
+    comments are counted in the statistics aggregates in its transaction.
+
+    ``strict``: the source is checked first and any bad row refuses the import (ImportRefusedError,
+    nothing stored). Otherwise bad rows are given to ``on_bad`` and skipped.
+    """
+    if strict:
+        bad = 0
+        for where, checked in _checked(source):
+            progress(source.position)
+            if isinstance(checked, str):
+                bad += 1
+                on_bad(BadRow(where, checked))
+        if bad:
+            raise ImportRefusedError(f"{bad} bad rows: nothing stored (--strict)")
+    report = ImportReport()
+    chunk: list[tuple[tuple[Any, ...], CommentRecord]] = []
+
+    def flush() -> None:
+        with engine.begin() as connection:
+            receipts = store_chunk(connection, chunk)
+            if after_chunk is not None:
+                after_chunk(connection, receipts)
+        report.stored += len(receipts)
+        report.already_present += len(chunk) - len(receipts)
+        chunk.clear()
+        progress(source.position)
+
+    for where, checked in _checked(source):
+        report.rows += 1
+        if isinstance(checked, str):
+            report.bad += 1
+            if not strict:
+                on_bad(BadRow(where, checked))
+            continue
+        chunk.append((stored_values(checked), checked))
+        if len(chunk) >= chunk_rows:
+            flush()
+    if chunk:
+        flush()
+    progress(source.position)
+    return report

@@ -1,0 +1,326 @@
+"""`threekcal import`: CSV and JSON Lines files and the original system's MariaDB table, checked with the
+API's rules row by row, stored in chunks, idempotent; refused sources store nothing (exit 2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from threekcal.cli import app
+from threekcal.db import aggregates, importing
+from threekcal.db.models import Comment
+from threekcal.db.session import engine_for, session_scope
+from threekcal.settings import get_settings
+
+runner = CliRunner()
+HEADER = ["comments", "request_user", "request_time", "prediction_result", "prediction_score",
+          "prediction_time", "label", "remark"]  # fmt: skip
+
+
+@pytest.fixture
+def cli_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("THREEKCAL_DATABASE_URL", db_url)
+    monkeypatch.setenv("THREEKCAL_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("THREEKCAL_CHUNK_ROWS", raising=False)
+    get_settings.cache_clear()
+    yield db_url
+    get_settings.cache_clear()
+
+
+def count(url: str) -> int:
+    with session_scope(url) as session:
+        return session.scalar(select(func.count()).select_from(Comment)) or 0
+
+
+def stored(url: str) -> list[Comment]:
+    with session_scope(url) as session:
+        rows = list(session.scalars(select(Comment).order_by(Comment.request_time, Comment.num)))
+        session.expunge_all()
+        return rows
+
+
+def write_csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with open(path, "w", encoding="utf-8", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def good_rows(n: int) -> list[list[str]]:
+    rows = []
+    for i in range(n):
+        predicted = i % 2 == 0
+        rows.append(
+            [
+                f"comment {i}",
+                f"user{i % 3}",
+                f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}",
+                "joy" if predicted else "",
+                "0.75" if predicted else "",
+                "2025-01-02T00:00:00+00:00" if predicted else "",
+                "sadness" if i % 5 == 0 else "",
+                "old note" if i % 7 == 0 else "",
+            ]
+        )
+    return rows
+
+
+def run_import(*args: str) -> Result:
+    return runner.invoke(app, ["import", *args])
+
+
+def reported(result: Result) -> list[str]:
+    """The bad rows and errors on stderr, without the progress bar."""
+    return [line for line in result.stderr.splitlines() if line.startswith(("line ", "num ", "error:"))]
+
+
+def test_csv_import_stores_every_row_with_its_fields_and_twice_stores_nothing_new(
+    cli_db: str, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "old.csv", good_rows(25))
+    first = run_import(str(path))
+    assert first.exit_code == 0, first.output
+    assert "25 rows read: 25 comments stored, 0 already present, 0 bad rows skipped" in first.stdout
+    rows = stored(cli_db)
+    assert len(rows) == 25
+    assert (rows[0].comments, rows[0].request_user) == ("comment 0", "user0")
+    assert rows[0].request_time == datetime(2025, 1, 1, tzinfo=UTC)
+    assert (rows[0].prediction_result, rows[0].prediction_score) == ("joy", 0.75)
+    assert rows[0].prediction_time == datetime(2025, 1, 2, tzinfo=UTC)
+    assert (rows[0].label, rows[0].remark) == ("sadness", "old note")
+    assert (rows[1].prediction_result, rows[1].label, rows[1].remark) == (None, None, None)
+    assert len({row.receipt for row in rows}) == 25 and all(len(row.receipt) == 32 for row in rows)
+
+    again = run_import(str(path))
+    assert again.exit_code == 0, again.output
+    assert "25 rows read: 0 comments stored, 25 already present, 0 bad rows skipped" in again.stdout
+    assert [row.receipt for row in stored(cli_db)] == [row.receipt for row in rows]
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []  # the statistics counted each comment once
+
+
+def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "4")
+    get_settings.cache_clear()
+    path = tmp_path / "old.jsonl"
+    lines = [
+        json.dumps(
+            {
+                "comments": f"json {i}",
+                "request_user": "제인",
+                "request_time": f"2025-02-01T10:00:{i:02d}+09:00",
+                "prediction_result": "fear",
+                "prediction_score": 0.5,
+                "prediction_time": "2025-02-01T02:00:00Z",
+                "num": 999,  # other keys are ignored
+            },
+            ensure_ascii=False,
+        )
+        for i in range(10)
+    ]
+    path.write_text("\n".join(lines[:5]) + "\n\n" + "\n".join(lines[5:]) + "\n", encoding="utf-8")
+    chunks: list[int] = []
+    source = importing.file_source(path)
+    report = importing.import_comments(
+        engine_for(cli_db),
+        source,
+        chunk_rows=4,
+        after_chunk=lambda _connection, receipts: chunks.append(len(receipts)),
+    )
+    assert (report.rows, report.stored, report.bad) == (10, 10, 0)
+    assert chunks == [4, 4, 2]
+    rows = stored(cli_db)
+    assert rows[0].request_time == datetime(2025, 2, 1, 1, 0, 0, tzinfo=UTC)  # +09:00 taken to UTC
+    assert rows[0].request_user == "제인" and rows[0].prediction_score == 0.5
+    result = run_import(str(path))
+    assert "10 rows read: 0 comments stored, 10 already present" in result.stdout
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []
+
+
+def test_bad_rows_are_reported_with_their_line_numbers_and_skipped(cli_db: str, tmp_path: Path) -> None:
+    rows = good_rows(3)
+    bad = [
+        ["   ", "u", "2025-01-01", "", "", "", "", ""],  # line 7
+        ["text", "", "2025-01-01", "", "", "", "", ""],  # line 6
+        ['multi\nline "ok"', "u", "2025-01-01T01:00:00", "", "", "", "", ""],  # lines 8-9: good
+        ["x", "u", "yesterday", "", "", "", "", ""],  # line 17
+        ["x", "u", "2025-01-01", "joy", "", "", "", ""],  # line 10
+        ["x", "u", "2025-01-01", "joy", "1.5", "2025-01-01", "", ""],  # line 11
+        ["x", "u", "2025-01-01", "", "", "", "happy", ""],  # line 12
+        ["x" * 2001, "u", "2025-01-01", "", "", "", "", ""],  # line 13
+        ["x\x00y", "u", "2025-01-01", "", "", "", "", ""],  # line 14
+        ["x", "a\u202eb", "2025-01-01", "", "", "", "", ""],  # line 15
+        ["x", "u", "2025-01-01", "", "", "", "", "r" * 501],  # line 16
+    ]
+    path = write_csv(tmp_path / "mixed.csv", [*rows, ["too", "few"], *bad])  # the short row: line 5
+    result = run_import(str(path))
+    assert result.exit_code == 0, result.output
+    assert reported(result) == [
+        "line 5: 2 cells, the header has 8",
+        "line 6: comments must not be empty or whitespace only",
+        "line 7: request_user must not be empty or whitespace only",
+        "line 10: request_time must be a date and time in ISO 8601, like 2026-11-24T12:00:00+00:00 "
+        "(without an offset: UTC)",
+        "line 11: prediction_result, prediction_score and prediction_time come together: "
+        "prediction_score is missing",
+        "line 12: prediction_score must be a number from 0 to 1",
+        "line 13: label must be one of anger, disgust, fear, joy, neutral, sadness, surprise",
+        "line 14: comments is too long: 2001 characters after trimming spaces, the limit is 2000",
+        "line 15: comments must not contain control characters other than tab and line breaks",
+        "line 16: request_user must not contain invisible formatting characters (bidi controls, zero-width)",
+        "line 17: remark is too long: 501 characters after trimming spaces, the limit is 500",
+    ]
+    assert "15 rows read: 4 comments stored, 0 already present, 11 bad rows skipped" in result.stdout
+    assert sorted(row.comments for row in stored(cli_db)) == [
+        "comment 0",
+        "comment 1",
+        "comment 2",
+        'multi\nline "ok"',
+    ]
+
+
+def test_strict_refuses_the_whole_import_and_stores_nothing(cli_db: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "one-bad.csv", [*good_rows(5), ["x", "u", "2025-13-01", "", "", "", "", ""]])
+    result = run_import("--strict", str(path))
+    assert result.exit_code == 2
+    assert "line 7: request_time must be a date and time in ISO 8601" in result.stderr
+    assert "error: 1 bad rows: nothing stored (--strict)" in result.stderr
+    assert count(cli_db) == 0
+
+
+def test_non_utf8_bytes_and_non_object_lines_are_bad_rows(cli_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    good = json.dumps({"comments": "fine", "request_user": "u", "request_time": "2025-01-01"})
+    path.write_bytes(
+        good.encode()
+        + b'\n{"comments": "caf\xe9", "request_user": "u", "request_time": "2025-01-01"}\n'
+        + b"[1, 2]\n"
+        + b'{"comments": 5, "request_user": "u", "request_time": "2025-01-01"}\n'
+    )
+    result = run_import(str(path))
+    assert reported(result) == [
+        "line 2: comments is not valid Unicode text (lone surrogate or invalid UTF-8)",
+        "line 3: not a JSON object",
+        "line 4: comments must be text",
+    ]
+    assert count(cli_db) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.csv", "error: no such file: {d}/missing.csv"),
+        (lambda d: _touch(d / "data.xlsx"), "error: unknown format of {d}/data.xlsx: name it .csv or .jsonl"),
+        (
+            lambda d: write_csv(d / "nouser.csv", [["a", "2025-01-01"]], ["comments", "request_time"]),
+            "error: {d}/nouser.csv has no column request_user (its header: comments, request_time); "
+            "required: comments, request_user, request_time",
+        ),
+    ],
+)
+def test_unusable_files_are_refused_with_exit_2(cli_db: str, tmp_path: Path, make, message: str) -> None:
+    result = run_import(str(make(tmp_path)))
+    assert result.exit_code == 2
+    assert message.format(d=tmp_path) in result.stderr
+    assert count(cli_db) == 0
+
+
+def _touch(path: Path) -> Path:
+    path.write_text("comments\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "error: not a database URL: 'not a url'"),
+        ("sqlite:///x.db", "error: --from-table reads MariaDB/MySQL tables (mysql+pymysql://...), not "),
+        ("mysql+pymysql://root@127.0.0.1:3306/db", "error: the URL names no table: end it with /DB.TABLE"),
+    ],
+)
+def test_bad_table_urls_are_refused_with_exit_2(cli_db: str, url: str, message: str) -> None:
+    result = run_import("--from-table", url)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert count(cli_db) == 0
+
+
+# ----------------------------------------------------------------------- the original system's table
+LEGACY_TABLE = """
+CREATE TABLE comments (
+    num INT AUTO_INCREMENT PRIMARY KEY,
+    comments TEXT NOT NULL,
+    request_user VARCHAR(100) NOT NULL,
+    request_time DATETIME NOT NULL,
+    prediction_result VARCHAR(20),
+    prediction_score FLOAT,
+    prediction_time DATETIME,
+    label VARCHAR(20),
+    remark VARCHAR(1000)
+) CHARACTER SET utf8mb4
+"""
+
+
+@pytest.fixture
+def legacy_db(mariadb_server_url: str) -> Iterator[str]:
+    """A database on the MariaDB server holding the original system's ``comments`` table."""
+    name = f"threekcal_legacy_{secrets.token_hex(4)}"
+    server = create_engine(mariadb_server_url)
+    with server.begin() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        connection.execute(text(f"USE `{name}`"))
+        connection.execute(text(LEGACY_TABLE))
+        connection.execute(
+            text(
+                "INSERT INTO comments (comments, request_user, request_time, prediction_result, "
+                "prediction_score, prediction_time, label, remark) VALUES "
+                "('좋아요', 'kim', '2024-03-01 09:00:00', 'joy', 0.875, '2024-03-01 09:03:00', 'joy', NULL),"
+                "('meh', 'lee', '2024-03-01 10:00:00', NULL, NULL, NULL, NULL, NULL),"
+                "('   ', 'lee', '2024-03-01 11:00:00', NULL, NULL, NULL, NULL, NULL),"
+                "('so sad', 'park', '2024-03-02 08:00:00', 'sadness', 0.5, '2024-03-02 08:01:00', "
+                "'fear', 'model was wrong')"
+            )
+        )
+    url = make_url(mariadb_server_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    with server.begin() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    server.dispose()
+
+
+@pytest.mark.mariadb
+def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: str) -> None:
+    url = f"{legacy_db.split('?')[0]}.comments"
+    result = run_import("--from-table", url)
+    assert result.exit_code == 0, result.output
+    assert reported(result)[-1] == "num 3: comments must not be empty or whitespace only"
+    assert "4 rows read: 3 comments stored, 0 already present, 1 bad rows skipped" in result.stdout
+    rows = stored(cli_db)
+    assert [(r.comments, r.request_user, r.prediction_result, r.label, r.remark) for r in rows] == [
+        ("좋아요", "kim", "joy", "joy", None),
+        ("meh", "lee", None, None, None),
+        ("so sad", "park", "sadness", "fear", "model was wrong"),
+    ]
+    assert rows[0].prediction_score == 0.875
+    assert rows[0].request_time == datetime(2024, 3, 1, 9, tzinfo=UTC)
+    assert rows[2].prediction_time == datetime(2024, 3, 2, 8, 1, tzinfo=UTC)
+    again = run_import("--from-table", url)
+    assert "4 rows read: 0 comments stored, 3 already present, 1 bad rows skipped" in again.stdout
+    missing = run_import("--from-table", f"{legacy_db.split('?')[0]}.nothing")
+    assert missing.exit_code == 2
+    assert "error: no table nothing in mysql+pymysql://" in missing.stderr
+    assert count(cli_db) == 3
+    with engine_for(cli_db).connect() as connection:
+        assert aggregates.differences(connection) == []
