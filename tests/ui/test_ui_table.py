@@ -3,6 +3,8 @@ preview, a failed save, the export buttons; the upload page's input limits; the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import Callable
@@ -14,9 +16,12 @@ from streamlit.testing.v1 import AppTest
 from ui_api import RealApi
 
 from threekcal.cli.server import streamlit_command
+from threekcal.db import accounts
+from threekcal.db.session import session_factory
 from threekcal.emotions import LABELS
-from threekcal.ui import client, logic
+from threekcal.ui import client, logic, table_flow
 from threekcal.ui.i18n import STRINGS, translate
+from threekcal.ui.logic import LabelFilters
 
 OpenPage = Callable[..., AppTest]
 PICKED = "✔"
@@ -180,10 +185,50 @@ def test_a_save_while_the_api_is_down_shows_one_banner_and_the_typing_comes_back
 
 
 # ---------------------------------------------------------------------------------------- export
-def test_the_label_page_offers_csv_and_jsonl_exports(four: RealApi, open_page: OpenPage) -> None:
+def test_the_export_buttons_download_every_comment_of_the_current_filters(
+    four: RealApi, open_page: OpenPage
+) -> None:
     app = open_page("label", admin_token=four.token)
-    downloads = app.get("download_button")
-    assert [widget.proto.label for widget in downloads] == ["Export CSV", "Export JSONL"]
+    assert [button.proto.label for button in app.get("download_button")] == ["Export CSV", "Export JSONL"]
+    app.selectbox(key="lf_user").select("jisoo").run()
+    listed = four.calls("GET", "/comments")[-1].url.params
+    filters = LabelFilters.from_widgets(
+        request_user="jisoo",
+        status="all",
+        prediction_result=None,
+        label=None,
+        score_range=(0.0, 1.0),
+        q="",
+        sort="least_confident",
+    )
+    jsonl = table_flow.export_action(four.token, filters, "jsonl")()
+    rows = [json.loads(line) for line in jsonl.decode().splitlines()]
+    assert [(row["num"], row["request_user"], row["comments"]) for row in rows] == [
+        (2, "jisoo", "rain again, great"),
+        (4, "jisoo", "not predicted yet"),
+    ]
+    (sent,) = four.calls("GET", "/comments/export")
+    exported = dict(sent.url.params)
+    assert exported.pop("format") == "jsonl"
+    assert exported == {name: value for name, value in listed.items() if name not in ("limit", "with_total")}
+    assert sent.headers["Authorization"] == f"Bearer {four.token}"
+
+    csv_text = table_flow.export_action(four.token, filters, "csv")().decode()
+    table = list(csv.DictReader(io.StringIO(csv_text)))
+    assert [row["num"] for row in table] == ["2", "4"]
+    assert table[0]["prediction_result"] == "joy" and table[1]["prediction_result"] == ""
+
+
+def test_an_annotator_gets_no_export_button(four: RealApi, open_page: OpenPage) -> None:
+    with session_factory(four.settings.database_url)() as session:
+        accounts.create_user(session, "ana", role="annotator", password="ana-password-1")
+    app = open_page("label")
+    app.text_input(key="login_username").input("ana")
+    app.text_input(key="login_password").input("ana-password-1")
+    button(app, "Log in").click().run()
+    assert_no_exception(app)
+    assert len(app.dataframe) >= 1
+    assert app.get("download_button") == []  # GET /comments/export is an admin's (api/policy.py)
 
 
 # -------------------------------------------------------------------------------------- upload

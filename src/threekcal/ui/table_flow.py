@@ -8,14 +8,15 @@ and never picks it for a bulk action; what was typed in the editor survives a fa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import streamlit as st
 
 from threekcal.ui import view
 from threekcal.ui.client import ApiClient, ApiError
-from threekcal.ui.logic import accept_plan, emotion_text, number_list, validate_remark
+from threekcal.ui.logic import LabelFilters, accept_plan, emotion_text, number_list, validate_remark
 from threekcal.ui.view import t
 
 LOGIN_USER_KEY = "login_username"
@@ -224,10 +225,15 @@ def undo_last() -> None:
 
 # ------------------------------------------------------------------------------------------- export
 def export_file(token: str | None, filters: Mapping[str, Any], fmt: str) -> bytes:
-    """The export of GET /comments/export for these filters (run when the download button is clicked,
-    outside the page's run: it gets the token and filters, not the session)."""
+    """The export of GET /comments/export for these filters."""
     with ApiClient(token=token) as api:
         return api.export_comments(filters, fmt=fmt)
+
+
+def export_action(token: str | None, filters: LabelFilters, fmt: str) -> Callable[[], bytes]:
+    """What the download button runs when clicked, outside the page's run (so it is handed the token
+    and the filters now, not the session): every comment of the current filters, all pages."""
+    return partial(export_file, token, filters.params(), fmt)
 
 
 def export_name(fmt: str) -> str:

@@ -2,7 +2,6 @@
 changes; admins also accept predictions in bulk. Saving sends If-Match: a change made meanwhile by
 someone else is shown with the choice to re-apply one's own label or keep theirs."""
 
-from functools import partial
 from typing import Any
 
 import streamlit as st
@@ -206,10 +205,12 @@ def actions(nums: list[int], filters: LabelFilters) -> None:
             width="stretch",
         )
     undo.button(t("label_undo"), on_click=table_flow.undo_last, icon=":material/undo:", width="stretch")
+    if not view.is_admin():  # the export is an admin's (api/policy.py: EXPORT)
+        return
     for column, fmt in zip(exports, EXPORT_FORMATS, strict=True):
         column.download_button(
             t(f"export_{fmt}"),
-            data=partial(table_flow.export_file, view.admin_token(), filters.params(), fmt),
+            data=table_flow.export_action(view.admin_token(), filters, fmt),
             file_name=table_flow.export_name(fmt),
             mime=EXPORT_MIME[fmt],
             on_click="ignore",
