@@ -66,7 +66,7 @@ def filters_panel() -> tuple[LabelFilters, int]:
         user_options.append(chosen)  # a name typed in earlier stays selectable
     label_options = ["", *LABELS]
     with st.container(border=True):
-        first = st.columns([2, 2, 2, 2])
+        first = st.columns([2, 3, 2, 2])  # the status control needs room for three labels
         user = first[0].selectbox(
             t("filter_user"),
             user_options,
