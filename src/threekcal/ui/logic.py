@@ -131,6 +131,15 @@ def set_display_timezone(name: str | None) -> None:
     _display_zone.set(zone)
 
 
+def format_time(value: str | None) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 _zone_source: Callable[[], str | None] | None = None
 
 
@@ -160,15 +169,6 @@ def display_zone() -> tzinfo:
         if zone is not None:
             return zone
     return _display_zone.get()
-
-
-def format_time(value: str | None) -> str:
-    moment = parse_time(value)
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def format_percent(value: float | None, digits: int = 1) -> str:
