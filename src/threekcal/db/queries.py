@@ -9,7 +9,7 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,8 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Engine, Select, and_, func, insert, or_, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from threekcal.db import aggregates
 from threekcal.db.models import Comment
@@ -128,28 +130,48 @@ class CommentFilter:
     label_sources: tuple[str, ...] | None = None  # label provenance: chosen, accepted, ...
     extra: tuple[ColumnElement[bool], ...] = ()  # e.g. an annotator's queue (db/judgements.py)
 
-    def conditions(self) -> list[ColumnElement[bool]]:
+    def unselective(self) -> bool:
+        """Filters only on columns whose index does not give the number order (label, prediction, score,
+        label source): no user, time range, text or queue condition that an index narrows first."""
+        narrow = self.request_user is not None or self.since is not None or self.until is not None
+        broad = (
+            self.labeled is not None
+            or self.predicted is not None
+            or self.prediction_result is not None
+            or self.label is not None
+            or self.min_score is not None
+            or self.max_score is not None
+            or bool(self.label_sources)
+        )
+        return broad and not narrow and not self.q and not self.extra
+
+    def conditions(self, unindexed: Collection[str] = ()) -> list[ColumnElement[bool]]:
+        """The WHERE conditions; those on the columns named in ``unindexed`` are written so that SQLite
+        does not pick an index for them (see ``list_comments``)."""
+
+        def column(name: str) -> Any:
+            attribute = getattr(Comment, name)
+            return _no_index(attribute) if name in unindexed else attribute
+
         conditions: list[ColumnElement[bool]] = list(self.extra)
         if self.label_sources:
-            conditions.append(Comment.label_source.in_(self.label_sources))
+            conditions.append(column("label_source").in_(self.label_sources))
         if self.request_user is not None:
             conditions.append(Comment.request_user == self.request_user)
         if self.labeled is not None:
-            conditions.append(Comment.label.is_not(None) if self.labeled else Comment.label.is_(None))
+            label = column("label")
+            conditions.append(label.is_not(None) if self.labeled else label.is_(None))
         if self.predicted is not None:
-            conditions.append(
-                Comment.prediction_result.is_not(None)
-                if self.predicted
-                else Comment.prediction_result.is_(None)
-            )
+            result = column("prediction_result")
+            conditions.append(result.is_not(None) if self.predicted else result.is_(None))
         if self.prediction_result is not None:
-            conditions.append(Comment.prediction_result == self.prediction_result)
+            conditions.append(column("prediction_result") == self.prediction_result)
         if self.label is not None:
-            conditions.append(Comment.label == self.label)
+            conditions.append(column("label") == self.label)
         if self.min_score is not None:
-            conditions.append(Comment.prediction_score >= self.min_score)
+            conditions.append(column("prediction_score") >= self.min_score)
         if self.max_score is not None:
-            conditions.append(Comment.prediction_score <= self.max_score)
+            conditions.append(column("prediction_score") <= self.max_score)
         if self.q:
             conditions.append(Comment.comments.contains(self.q, autoescape=True))
         if self.since is not None:
@@ -157,6 +179,30 @@ class CommentFilter:
         if self.until is not None:
             conditions.append(Comment.request_time < self.until)
         return conditions
+
+
+def _no_index(column: Any) -> Any:
+    """SQLite's unary ``+``: the same value, but the planner does not drive the query by an index on
+    ``column`` (sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_)."""
+    return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
+
+
+# The columns whose filters must not pick SQLite's index, per sort. A page reads limit + 1 rows: walked in
+# the sort's own index (the primary key, ix_comments_score_num) it stops after them, while an index on a
+# filter column without the sort's order makes SQLite read and sort every match (O(matches): seconds at
+# 10M comments). labeled/predicted/label/prediction_result with newest/oldest have (column, num) indexes
+# that give both; a score range does not; under least_confident the (prediction_result, score) index
+# gives both, label and label_source do not. request_user, since/until and the annotator's queue stay
+# indexed: they are selective.
+_UNINDEXED: dict[str, frozenset[str]] = {
+    "newest": frozenset(),
+    "oldest": frozenset(),
+    "least_confident": frozenset({"label", "label_source"}),
+}
+# newest/oldest with a filter no (column, num) index serves: the next PROBE_ROWS numbers are filtered first
+# (see list_comments), with every filter column kept off its index.
+PROBE_ROWS = 20_000
+_PROBED = frozenset({"label", "label_source", "prediction_result", "prediction_score"})
 
 
 class InvalidCursorError(ValueError):
@@ -225,19 +271,36 @@ def list_comments(
 
     newest/oldest walk the primary key. least_confident walks ix_comments_score_num over scored rows
     first (lowest score first), then the rows without a score by number: two index-friendly queries
-    instead of one ORDER BY on ``score IS NULL`` that no index serves.
+    instead of one ORDER BY on ``score IS NULL`` that no index serves. On SQLite, filters that would
+    make the planner read and sort every match are kept off their indexes (``_UNINDEXED``).
     """
-    base = _filtered(flt)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    base = select(Comment).where(*flt.conditions(_UNINDEXED[sort] if sqlite else ()))
     if sort in ("newest", "oldest"):
-        if sort == "newest":
-            query = base.order_by(Comment.num.desc())
-            if after is not None:
-                query = query.where(Comment.num < after[0])
+        newest = sort == "newest"
+        order = Comment.num.desc() if newest else Comment.num.asc()
+        keyset = [] if after is None else [Comment.num < after[0] if newest else Comment.num > after[0]]
+        if not sqlite or not flt.unselective():
+            rows = list(session.scalars(base.where(*keyset).order_by(order).limit(limit + 1)))
+            return _page(rows, limit, sort)
+        # The next PROBE_ROWS numbers first, filtered without an index (a primary key range: O(PROBE_ROWS));
+        # only when they hold too few matches, the rest with the filters' indexes: then the matches are
+        # rare, so reading and sorting all of them is cheap too.
+        if newest:
+            top = after[0] if after is not None else (session.scalar(select(func.max(Comment.num))) or 0) + 1
+            edge = top - PROBE_ROWS
+            window = [Comment.num < top, Comment.num >= edge]
+            beyond = _no_index(Comment.num) < edge
         else:
-            query = base.order_by(Comment.num.asc())
-            if after is not None:
-                query = query.where(Comment.num > after[0])
-        rows = list(session.scalars(query.limit(limit + 1)))
+            bottom = after[0] if after is not None else 0
+            edge = bottom + PROBE_ROWS
+            window = [Comment.num > bottom, Comment.num <= edge]
+            beyond = _no_index(Comment.num) > edge
+        probe = select(Comment).where(*flt.conditions(_PROBED), *window).order_by(order)
+        rows = list(session.scalars(probe.limit(limit + 1)))
+        if len(rows) <= limit:
+            rest = base.where(beyond).order_by(order).limit(limit + 1 - len(rows))
+            rows += list(session.scalars(rest))
         return _page(rows, limit, sort)
 
     scored: list[Comment] = []
