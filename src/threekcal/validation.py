@@ -105,6 +105,20 @@ def clean_name(value: str, field: str = "request_user", limit: int = MAX_USER_CH
     return name
 
 
+def name_length(value: str) -> int:
+    """A name's length as :func:`clean_name` counts it (NFC, trimmed): what a live counter shows."""
+    return len(unicodedata.normalize("NFC", value).strip())
+
+
+def text_length(value: str) -> int:
+    """A text's length as :func:`clean_text` counts it (trimmed)."""
+    return len(value.strip())
+
+
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\u2028\u2029")
+"""Characters that break a line; a name holding one is refused (as a control or separator character)."""
+
+
 def clean_text(value: str, field: str, limit: int, *, allow_blank: bool = False) -> str | None:
     """The text as stored (trimmed; None for a blank one when allowed), or InvalidInput."""
     _check_unicode(value, field)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -132,6 +133,12 @@ def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningSt
     shoot(page, "label")
     stored = api_get(stack, "/comments/1").json()
     assert (stored["label"], stored["remark"]) == (true_label, "checked by the e2e test")
+    # The export button downloads the current filters' comments from GET /comments/export.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    assert download.value.suggested_filename == "threekcal-comments.csv"
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.splitlines()[0].startswith("num,") and "checked by the e2e test" in exported
 
     # Statistics: a reload shows the new label in the accuracy and the confusion matrix.
     page.goto(f"{stack.ui_url}/statistics")

@@ -28,6 +28,8 @@ def test_up_keeps_api_and_web_app_serving_when_the_model_cannot_load(tmp_path: P
         log = stack.log()
         assert MISSING_MODEL in log and "THREEKCAL_MODEL" in log
         assert "the others keep running" in log
+        # EX_CONFIG: a restart cannot fix a model that is not there, so `up` does not try
+        assert "worker exited with status 78" in log and "restarting it" not in log
         # ... and the others serve on: both health checks answer, and a comment can be posted.
         assert stack.process.poll() is None, log
         health = httpx.get(f"{stack.api_url}/health", timeout=10)

@@ -83,7 +83,7 @@ def test_every_page_explains_an_unreachable_api_and_retries(
     app = open_page(page, admin_token=UI_ADMIN_TOKEN)
     assert_no_exception(app)
     if page == "upload":  # nothing to fetch until something is sent
-        app.text_input(key="upload_user").input("minji")
+        app.text_area(key="upload_user").input("minji")
         app.text_area(key="upload_text").input("Is anyone there?")
         app.button[0].click().run()
         assert app.text_area(key="upload_text").value == "Is anyone there?"  # kept for the next try
@@ -153,9 +153,12 @@ def test_language_comes_from_the_environment_and_switches_in_the_sidebar(
 def test_upload_shows_limits_and_checks_input_before_sending(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("upload")
     assert "1 to 64 characters" in page_text(app) and "1 to 2000 characters" in page_text(app)
-    assert app.text_input(key="upload_user").proto.max_chars == 64
-    assert app.text_area(key="upload_text").proto.max_chars == 2000
-    app.text_input(key="upload_user").input("bad\tname")
+    # no browser-side limit: it would cut a paste short or drop it; the count says where one stands
+    assert app.text_area(key="upload_user").proto.max_chars == 0
+    assert app.text_area(key="upload_text").proto.max_chars == 0
+    captions = [caption.value for caption in app.caption]
+    assert "0 / 64 characters" in captions and "0 / 2,000 characters" in captions
+    app.text_area(key="upload_user").input("bad\tname")
     app.text_area(key="upload_text").input("   ")
     app.button[0].click().run()
     errors = [error.value for error in app.error]
@@ -168,7 +171,7 @@ def test_upload_submits_then_shows_the_prediction_when_it_arrives(
     real_api: RealApi, open_page: OpenPage
 ) -> None:
     app = open_page("upload")
-    app.text_input(key="upload_user").input("minji")
+    app.text_area(key="upload_user").input("minji")
     app.text_area(key="upload_text").input("I love rainy days")
     app.button[0].click().run()
     assert_no_exception(app)
@@ -177,7 +180,7 @@ def test_upload_submits_then_shows_the_prediction_when_it_arrives(
     assert "Comment #1 received" in page_text(app)
     assert "Waiting for the prediction" in page_text(app)
     assert app.text_area(key="upload_text").value == ""  # ready for the next comment
-    assert app.text_input(key="upload_user").value == "minji"
+    assert app.text_area(key="upload_user").value == "minji"
 
     real_api.predict(1, scores_for("joy", 0.83))
     app.run()
@@ -200,7 +203,7 @@ def test_upload_submits_then_shows_the_prediction_when_it_arrives(
 def test_upload_lists_only_this_users_submissions(real_api: RealApi, open_page: OpenPage) -> None:
     app = open_page("upload")
     for user, text in (("minji", "first"), ("jisoo", "second"), ("minji", "third")):
-        app.text_input(key="upload_user").input(user)
+        app.text_area(key="upload_user").input(user)
         app.text_area(key="upload_text").input(text)
         app.button[0].click().run()
     assert app.dataframe[0].value["comment"].tolist() == ["third", "first"]
@@ -211,7 +214,7 @@ def test_upload_reports_a_refused_submission(tmp_path: Path, open_page: OpenPage
     """The real API with its smallest body limit refuses a comment the form accepts: the page says why."""
     with serve_api(api_settings(tmp_path, max_body_bytes=1024)) as api:
         app = open_page("upload")
-        app.text_input(key="upload_user").input("minji")
+        app.text_area(key="upload_user").input("minji")
         app.text_area(key="upload_text").input("long " * 300)
         app.button[0].click().run()
         assert_no_exception(app)
@@ -336,8 +339,9 @@ def test_label_accepts_predictions_undoes_and_shows_history(
     accept.click().run()
     (accepted,) = labelled_api.calls("POST", "/labels/accept")
     assert sorted(json.loads(accepted.content)["nums"]) == [1, 3, 4]
-    assert "Accepted the prediction of 2 comments (1 skipped" in page_text(app)
+    assert "Accepted the prediction of 2 comments. Skipped: #4 (no prediction yet)." in page_text(app)
     assert labelled_api.comment(3)["label"] == "disgust"
+    assert app.multiselect(key="label_selected").value == []  # nothing stays picked after a bulk action
 
     next(button for button in app.button if button.label == "Undo last change").click().run()
     assert len(labelled_api.calls("POST", "/labels/undo")) == 1

@@ -42,7 +42,7 @@ def test_a_retry_after_a_lost_answer_stores_the_comment_once(
 
         ui_client.set_transport_factory(lambda: httpx.MockTransport(forward))
         app = open_page("upload")
-        app.text_input(key="upload_user").input("minji")
+        app.text_area(key="upload_user").input("minji")
         app.text_area(key="upload_text").input("I love rainy days")
         app.button[0].click().run()
         assert stored() == 1 and app.text_area(key="upload_text").value == "I love rainy days"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -86,14 +87,14 @@ def _classifier_for(
     return _active_classifier(get_settings(), backend).current()
 
 
-def _load_classifier(model: str | None, backend: str | None) -> ClassifierLike:
+def _load_classifier(model: str | None, backend: str | None, *, code: int = 1) -> ClassifierLike:
     from threekcal.model import ModelError, load_classifier
 
     try:
         with errors.status("loading the model…"):
             return load_classifier(model, backend, settings=get_settings())
     except ModelError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(str(exc), code) from None
 
 
 def _check_engine(engine: str) -> None:
@@ -242,7 +243,12 @@ def worker(
     stop = StopFlag()
     stop.install()  # before the slow model load, so Ctrl-C during it is a clean stop too
     settings = get_settings()
-    classifier = _load_classifier(model, backend) if model else _active_classifier(settings, backend)
+    # A model that cannot load exits EX_CONFIG: `threekcal up` does not restart a worker for that.
+    classifier = (
+        _load_classifier(model, backend, code=os.EX_CONFIG)
+        if model
+        else _active_classifier(settings, backend)
+    )
     raise typer.Exit(
         run_worker(
             settings,
@@ -267,7 +273,9 @@ def _active_classifier(settings: Settings, backend: str | None) -> ActiveClassif
     try:
         with _database_errors(), errors.status("loading the active model…"):
             source.current()
-    except (ModelError, RegistryError) as exc:
+    except ModelError as exc:
+        raise _fail(str(exc), os.EX_CONFIG) from None
+    except RegistryError as exc:
         raise _fail(str(exc)) from None
     return source
 

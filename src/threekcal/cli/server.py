@@ -94,16 +94,12 @@ def api(
 
 def streamlit_command(host: str, port: int) -> list[str]:
     import threekcal.ui
+    from threekcal.ui.config import STREAMLIT_OPTIONS
 
     app_path = Path(threekcal.ui.__file__).with_name("app.py")
-    return [
-        sys.executable, "-m", "streamlit", "run", str(app_path),
-        "--server.headless", "true",
-        "--server.address", host,
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]  # fmt: skip
+    options = {**STREAMLIT_OPTIONS, "server.address": host, "server.port": str(port)}
+    flags = [part for name, value in options.items() for part in (f"--{name}", value)]
+    return [sys.executable, "-m", "streamlit", "run", str(app_path), *flags]
 
 
 @app.command()

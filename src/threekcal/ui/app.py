@@ -4,24 +4,27 @@ from pathlib import Path
 
 import streamlit as st
 
-from threekcal.ui.logic import set_display_timezone
-from threekcal.ui.view import account_box, is_admin, language_switch, t
+from threekcal.ui.config import STREAMLIT_OPTIONS
+from threekcal.ui.logic import set_display_timezone, use_timezone_source
+from threekcal.ui.view import account_box, banner_slot, is_admin, language_switch, t
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 
+for option, value in STREAMLIT_OPTIONS.items():  # also passed on the command line by `threekcal ui`
+    if option == "client.toolbarMode":  # the only one st.set_option accepts while running
+        st.set_option(option, value)
 st.set_page_config(page_title="ThreeKcal", page_icon="😀", layout="wide")
 language_switch()
 account_box()
 set_display_timezone(st.context.timezone)  # the browser's zone; None before the browser has said it
+use_timezone_source(lambda: st.context.timezone)  # fragments' reruns too: one zone everywhere
+home = SCREENS_DIR / "home.py"
 page = st.navigation(
     [
-        st.Page(
-            SCREENS_DIR / "home.py",
-            title=t("nav_home"),
-            icon=":material/home:",
-            url_path="home",
-            default=True,
-        ),
+        # The default page is served at "/" and its url_path is reserved, not served: "/home" is a
+        # second, hidden page running the same script, so a link to /home never says "Page not found".
+        st.Page(home, title=t("nav_home"), icon=":material/home:", url_path="start", default=True),
+        st.Page(home, title=t("nav_home"), icon=":material/home:", url_path="home", visibility="hidden"),
         st.Page(
             SCREENS_DIR / "upload.py", title=t("nav_upload"), icon=":material/edit_note:", url_path="upload"
         ),
@@ -59,4 +62,5 @@ page = st.navigation(
         ),
     ]
 )
+banner_slot()
 page.run()

@@ -112,20 +112,26 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request; a network failure is ApiUnavailable, an error status ApiError (503: unavailable)."""
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise ApiUnavailable(self.base_url, f"no answer in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise ApiUnavailable(self.base_url, str(exc) or type(exc).__name__) from exc
-        if response.is_success:
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise ApiError(
-                    response.status_code, "the API answered with something that is not JSON"
-                ) from exc
+        if not response.is_success:
+            self._raise_for(response)
+        return response
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ApiError(response.status_code, "the API answered with something that is not JSON") from exc
+
+    def _raise_for(self, response: httpx.Response) -> None:
         body: Any = None
         try:
             body = response.json()
@@ -184,6 +190,12 @@ class ApiClient:
         if with_total:
             params["with_total"] = "true"
         return self._request("GET", "/comments", params=params)
+
+    def export_comments(self, filters: Mapping[str, Any] | None = None, *, fmt: str = "csv") -> bytes:
+        """GET /comments/export: every comment matching ``filters`` (those of GET /comments, without
+        paging) as CSV or JSON lines."""
+        params = _clean_params({**(filters or {}), "format": fmt})
+        return self._send("GET", "/comments/export", params=params).content
 
     def comment(self, num: int) -> dict[str, Any]:
         return self._request("GET", f"/comments/{int(num)}")

@@ -15,6 +15,15 @@ from threekcal.settings import Settings
 
 _DEFAULTS = Settings.model_fields
 
+STREAMLIT_OPTIONS: dict[str, str] = {
+    "server.headless": "true",
+    "browser.gatherUsageStats": "false",
+    "server.fileWatcherType": "none",
+    # Viewers see no developer menu (Deploy, Rerun, Clear cache): they use the app, they do not edit it.
+    "client.toolbarMode": "viewer",
+}
+"""Streamlit's options for the web app: flags of ``streamlit run`` (cli/server.py)."""
+
 
 class UiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="THREEKCAL_", env_file=".env", extra="ignore")

@@ -8,6 +8,7 @@ from typing import Any, Final
 from threekcal.ui.i18n_annotate import ANNOTATE_STRINGS
 from threekcal.ui.i18n_models import MODEL_STRINGS
 from threekcal.ui.i18n_stats import STATS_STRINGS
+from threekcal.ui.i18n_table import TABLE_STRINGS
 
 LANGUAGES: Final[dict[str, str]] = {"en": "English", "ko": "한국어"}
 
@@ -155,7 +156,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     "upload_limits": {
         "en": "Username: 1 to {user_limit} characters, no control characters. "
         "Comment: 1 to {comment_limit} characters, not only spaces.",
-        "ko": "사용자 이름: 1~{user_limit}자, 제어 문자 불가. 코멘트: 1~{comment_limit}자, 공백만은 불가.",
+        "ko": "사용자 이름: 1자 이상 {user_limit}자 이하, 제어 문자 불가. "
+        "코멘트: 1자 이상 {comment_limit}자 이하, 공백만은 불가.",
     },
     "err_user_missing": {"en": "Enter a username.", "ko": "사용자 이름을 입력하세요."},
     "err_user_too_long": {
@@ -261,8 +263,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     "filter_user": {"en": "User", "ko": "사용자"},
     "filter_status": {"en": "Status", "ko": "상태"},
     "status_all": {"en": "All", "ko": "전체"},
-    "status_unlabeled": {"en": "Unlabeled", "ko": "라벨 없음"},
-    "status_labeled": {"en": "Labeled", "ko": "라벨 있음"},
+    "status_unlabeled": {"en": "Unlabelled", "ko": "라벨 없음"},
+    "status_labeled": {"en": "Labelled", "ko": "라벨 있음"},
     "filter_predicted": {"en": "Predicted label", "ko": "예측 라벨"},
     "filter_true": {"en": "True label", "ko": "실제 라벨"},
     "filter_score": {"en": "Score range", "ko": "점수 범위"},
@@ -286,8 +288,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     },
     "label_selected": {"en": "Selected comments", "ko": "선택한 코멘트"},
     "label_select_hint": {
-        "en": "Tick rows in the table or pick numbers here",
-        "ko": "표에서 행을 선택하거나 여기서 번호를 고르세요",
+        "en": "Pick comment numbers here (a click on a row only opens it below)",
+        "ko": "여기서 코멘트 번호를 고르세요(표의 행을 누르면 아래 편집기에서 열리기만 합니다)",
     },
     "label_accept": {"en": "Accept prediction ({count})", "ko": "예측 수락 ({count})"},
     "label_accepted": {
@@ -421,6 +423,7 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
 STRINGS.update(MODEL_STRINGS)
 STRINGS.update(STATS_STRINGS)
 STRINGS.update(ANNOTATE_STRINGS)
+STRINGS.update(TABLE_STRINGS)
 
 
 def translate(key: str, lang: str, /, *, default: str | None = None, **params: Any) -> str:

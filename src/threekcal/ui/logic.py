@@ -4,10 +4,11 @@ API's limits, display formatting, table frames, filters and the keyset pager of 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,12 +69,22 @@ def validate_submission(request_user: str, comments: str) -> list[Problem]:
     try:
         validation.clean_name(request_user)
     except validation.InvalidInput as error:
-        problems.append(_problem(error, _USER_MESSAGES, "err_user_invisible"))
+        if error.code == validation.CONTROL and validation.LINE_BREAKS & set(request_user.strip()):
+            problems.append(("err_user_newline", {}))  # the same refusal, said more precisely
+        else:
+            problems.append(_problem(error, _USER_MESSAGES, "err_user_invisible"))
     try:
         validation.clean_comment(comments)
     except validation.InvalidInput as error:
         problems.append(_problem(error, _COMMENT_MESSAGES, "err_comment_control"))
     return problems
+
+
+def input_count(length: int, limit: int) -> Problem:
+    """The counter under an input box: ``length / limit characters``, saying by how much it is over."""
+    if length > limit:
+        return "upload_count_over", {"length": length, "limit": limit, "over": length - limit}
+    return "upload_count", {"length": length, "limit": limit}
 
 
 def validate_remark(remark: str) -> list[Problem]:
@@ -132,7 +143,38 @@ def format_time(value: str | None) -> str:
         return ""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(_display_zone.get()).strftime("%Y-%m-%d %H:%M:%S %Z")
+    return moment.astimezone(display_zone()).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+_zone_source: Callable[[], str | None] | None = None
+
+
+def use_timezone_source(source: Callable[[], str | None] | None) -> None:
+    """Read the viewer's zone from ``source`` at every :func:`format_time` (the web app passes the
+    browser's zone of the current session), so a fragment's rerun, which does not run the entry script,
+    shows times in the same zone as the full run; None goes back to :func:`set_display_timezone`."""
+    global _zone_source
+    _zone_source = source
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def display_zone() -> tzinfo:
+    if _zone_source is not None:
+        try:
+            name = _zone_source()
+        except Exception:  # no session (a plain call outside the web app): the explicit zone
+            name = None
+        zone = _zone(name) if name else None
+        if zone is not None:
+            return zone
+    return _display_zone.get()
 
 
 def format_percent(value: float | None, digits: int = 1) -> str:
@@ -283,6 +325,43 @@ class CursorPager:
 def selected_nums(table_rows: Iterable[int], nums: Sequence[int]) -> list[int]:
     """Row positions picked in the table -> comment numbers (positions beyond the page are ignored)."""
     return [nums[row] for row in table_rows if 0 <= row < len(nums)]
+
+
+HUMAN_SOURCES = frozenset({"chosen", "accepted", "resolved"})
+"""Label sources a person decided on: bulk accept never replaces them (threekcal.db.labels.accept)."""
+
+
+@dataclass(frozen=True)
+class AcceptPlan:
+    """What "Accept prediction" will do to the picked comments, by number, as the API decides it."""
+
+    change: list[int]
+    skipped: list[tuple[int, Problem]]
+
+
+def accept_plan(nums: Sequence[int], known: Mapping[int, Mapping[str, Any]], lang: str) -> AcceptPlan:
+    """The API's rule (POST /labels/accept) applied to what the page last saw of each picked comment:
+    a comment gets its prediction as label unless it has none, already has it, or a person labelled it."""
+    change: list[int] = []
+    skipped: list[tuple[int, Problem]] = []
+    for num in dict.fromkeys(nums):
+        item = known.get(num)
+        if item is None:
+            skipped.append((num, ("skip_unknown", {})))
+        elif item.get("prediction_result") not in LABELS:
+            skipped.append((num, ("skip_no_prediction", {})))
+        elif item.get("label") == item.get("prediction_result"):
+            skipped.append((num, ("skip_same_label", {})))
+        elif item.get("label") and item.get("label_source") in HUMAN_SOURCES:
+            reason = {"user": item.get("labeled_by") or "?", "label": emotion_text(item.get("label"), lang)}
+            skipped.append((num, ("skip_person", reason)))
+        else:
+            change.append(num)
+    return AcceptPlan(change=change, skipped=skipped)
+
+
+def number_list(nums: Iterable[int]) -> str:
+    return ", ".join(f"#{num}" for num in nums)
 
 
 RUN_FIELDS = (

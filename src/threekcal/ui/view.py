@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -26,6 +27,12 @@ TOKEN_KEY = "admin_token"  # the signed-in person's bearer token (server-side se
 ACCOUNT_KEY = "account"  # {"username", "role"} of the signed-in person
 FLASH_KEY = "flash"
 AUTH_STATUSES = (401, 403)
+UNAVAILABLE = "unavailable"  # flash kind of an API that cannot be reached: shown as the banner
+BANNER_RETRY_SECONDS = 3
+
+# The banner's place at the top of the page frame (app.py) and whether this run has filled it. Set at the
+# start of every full run of the entry script; a fragment's own rerun never writes there.
+_banner: ContextVar[dict[str, Any] | None] = ContextVar("api_banner", default=None)
 
 
 def current_lang() -> str:
@@ -129,8 +136,51 @@ def describe_error(exc: ApiUnavailable | ApiError) -> str:
     return t("api_refused", status=exc.status, detail=detail)
 
 
+def banner_slot() -> None:
+    """The page frame's place for the API banner, above the page (called by app.py on every run)."""
+    _banner.set({"slot": st.container(), "shown": False})
+
+
+def _in_fragment_rerun() -> bool:
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def api_banner(exc: ApiUnavailable) -> None:
+    """Say once per run, at the top of the page, that the API is restarting or unreachable; the banner
+    checks /health every few seconds and reruns the page when the API answers again."""
+    text = t("api_banner", url=exc.base_url, reason=escape_markdown(exc.reason))
+    state = _banner.get()
+    if state is None or _in_fragment_rerun():
+        st.error(text, icon=":material/cloud_off:")  # a fragment's rerun: in place
+        return
+    if state["shown"]:
+        return
+    state["shown"] = True
+    with state["slot"]:
+        _banner_fragment(text)
+
+
+@st.fragment(run_every=BANNER_RETRY_SECONDS)
+def _banner_fragment(text: str) -> None:
+    if _in_fragment_rerun():  # the timer's run: is the API back?
+        try:
+            with client() as api:
+                api.health()
+        except (ApiUnavailable, ApiError):
+            pass
+        else:
+            st.rerun(scope="app")
+    st.error(text, icon=":material/cloud_off:")
+
+
 def show_error(exc: ApiUnavailable | ApiError, *, retry_key: str) -> None:
-    st.error(describe_error(exc), icon=":material/cloud_off:" if isinstance(exc, ApiUnavailable) else None)
+    if isinstance(exc, ApiUnavailable):
+        api_banner(exc)
+    else:
+        st.error(describe_error(exc))
     # A click reruns the page (or the fragment it sits in), which repeats the failed call.
     st.button(t("retry"), key=f"retry_{retry_key}", icon=":material/refresh:")
 
@@ -179,17 +229,22 @@ def run_action(action: Callable[[ApiClient], T], *, admin: bool = False) -> T | 
         else:
             flash("error", describe_error(exc))
     except ApiUnavailable as exc:
-        flash("error", describe_error(exc))
+        flash(UNAVAILABLE, (exc.base_url, exc.reason))
     return None
 
 
-def flash(kind: str, message: str) -> None:
-    """A message shown once, on the next run of the page."""
-    st.session_state.setdefault(FLASH_KEY, []).append((kind, message))
+def flash(kind: str, message: Any) -> None:
+    """A message shown once, on the next run of the page (the same message twice is shown once)."""
+    pending = st.session_state.setdefault(FLASH_KEY, [])
+    if (kind, message) not in pending:
+        pending.append((kind, message))
 
 
 def show_flashes() -> None:
     for kind, message in st.session_state.pop(FLASH_KEY, []):
+        if kind == UNAVAILABLE:
+            api_banner(ApiUnavailable(*message))
+            continue
         {"error": st.error, "success": st.success, "info": st.info, "warning": st.warning}[kind](message)
 
 

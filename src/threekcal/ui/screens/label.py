@@ -2,14 +2,12 @@
 changes; admins also accept predictions in bulk. Saving sends If-Match: a change made meanwhile by
 someone else is shown with the choice to re-apply one's own label or keep theirs."""
 
-from functools import partial
 from typing import Any
 
 import streamlit as st
 
-from threekcal.ui import view
+from threekcal.ui import table_flow, view
 from threekcal.ui.charts.comment import probabilities_figure
-from threekcal.ui.client import ApiClient, ApiError
 from threekcal.ui.logic import (
     LABELS,
     MAX_REMARK_CHARS,
@@ -24,8 +22,17 @@ from threekcal.ui.logic import (
     history_frame,
     probability_column,
     quote_markdown,
-    selected_nums,
-    validate_remark,
+)
+from threekcal.ui.table_flow import (
+    CONFLICT_KEY,
+    EDIT_NUM_KEY,
+    EXPORT_FORMATS,
+    EXPORT_MIME,
+    LOGIN_PASSWORD_KEY,
+    LOGIN_USER_KEY,
+    SELECTED_KEY,
+    label_key,
+    remark_key,
 )
 from threekcal.ui.view import t
 
@@ -33,110 +40,6 @@ PAGE_SIZES = (25, 50, 100, 200)
 USERS_LISTED = 200
 USERS_TTL = 60  # seconds: the user list is one GROUP BY over every comment
 PAGER_KEY = "label_pager"
-PAGE_NUMS_KEY = "label_page_nums"
-SELECTED_KEY = "label_selected"
-EDIT_NUM_KEY = "label_edit_num"
-LOGIN_USER_KEY = "login_username"
-LOGIN_PASSWORD_KEY = "login_password"
-CONFLICT_KEY = "label_conflict"
-
-
-# ---------------------------------------------------------------------------------- callbacks
-def login() -> None:
-    username = (st.session_state.get(LOGIN_USER_KEY) or "").strip()
-    password = st.session_state.get(LOGIN_PASSWORD_KEY) or ""
-    if not username or not password:
-        view.flash("error", t("login_missing"))
-        return
-    st.session_state[LOGIN_PASSWORD_KEY] = ""  # never kept beyond this attempt
-    if view.sign_in(username, password):
-        st.session_state[LOGIN_USER_KEY] = ""
-
-
-def forget_edits(nums: list[int]) -> None:
-    """Drop the editor's widget state of these comments, so it shows their new label and remark."""
-    for num in nums:
-        st.session_state.pop(f"edit_label_{num}", None)
-        st.session_state.pop(f"edit_remark_{num}", None)
-
-
-def on_table_select(table_key: str) -> None:
-    rows = st.session_state[table_key].selection.rows
-    nums = selected_nums(rows, st.session_state.get(PAGE_NUMS_KEY, []))
-    st.session_state[SELECTED_KEY] = nums
-    if nums:
-        st.session_state[EDIT_NUM_KEY] = nums[0]
-
-
-def save_label(num: int, etag: str | None = None) -> None:
-    """Save the editor's label and remark with If-Match ``etag`` (the state the person saw)."""
-    label = st.session_state.get(f"edit_label_{num}") or None
-    remark = (st.session_state.get(f"edit_remark_{num}") or "").strip() or None
-    problems = validate_remark(remark or "")
-    if problems:
-        for key, params in problems:
-            view.flash("error", t(key, **params))
-        return
-    _write_label(num, label, remark, etag)
-
-
-def _write_label(num: int, label: str | None, remark: str | None, etag: str | None) -> None:
-    def put(api: ApiClient) -> dict[str, Any] | None:
-        try:
-            return api.set_label(num, label, remark, etag=etag)
-        except ApiError as exc:
-            if exc.status != 412 or not isinstance(exc.body, dict):
-                raise
-            # someone changed it since the page was read: keep both versions and let the person choose
-            st.session_state[CONFLICT_KEY] = {
-                "num": num, "label": label, "remark": remark, "current": exc.body.get("current") or {}
-            }  # fmt: skip
-            return None
-
-    st.session_state.pop(CONFLICT_KEY, None)
-    saved = view.run_action(put, admin=True)
-    if saved is not None:
-        name = emotion_text(saved.get("label"), view.current_lang()) or t("no_label")
-        view.flash("success", t("label_saved", num=num, label=name))
-
-
-def reapply_mine() -> None:
-    conflict = st.session_state.get(CONFLICT_KEY)
-    if conflict:
-        _write_label(conflict["num"], conflict["label"], conflict["remark"], conflict["current"].get("etag"))
-        forget_edits([conflict["num"]])
-
-
-def keep_theirs() -> None:
-    conflict = st.session_state.pop(CONFLICT_KEY, None)
-    if conflict:
-        forget_edits([conflict["num"]])
-
-
-def accept_selected() -> None:
-    nums = list(st.session_state.get(SELECTED_KEY, []))
-    result = view.run_action(lambda api: api.accept(nums), admin=True)
-    if result is not None:
-        forget_edits(nums)
-        skipped = result.get("skipped") or []
-        view.flash("success", t("label_accepted", accepted=result.get("accepted", 0), skipped=len(skipped)))
-
-
-def undo_last() -> None:
-    def undo(api: ApiClient) -> dict[str, Any] | None:
-        try:
-            return api.undo()
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            view.flash("info", t("label_nothing_to_undo"))
-            return None
-
-    restored = view.run_action(undo, admin=True)
-    if restored is not None:
-        forget_edits([restored["num"]])
-        name = emotion_text(restored.get("label"), view.current_lang()) or t("no_label")
-        view.flash("success", t("label_undone", num=restored["num"], label=name))
 
 
 # ------------------------------------------------------------------------------------- layout
@@ -145,7 +48,7 @@ def login_form() -> None:
     with st.form("login_form"):
         st.text_input(t("username"), key=LOGIN_USER_KEY, autocomplete="username")
         st.text_input(t("password"), type="password", key=LOGIN_PASSWORD_KEY, help=t("password_help"))
-        st.form_submit_button(t("login"), type="primary", on_click=login, icon=":material/login:")
+        st.form_submit_button(t("login"), type="primary", on_click=table_flow.login, icon=":material/login:")
 
 
 def filters_panel() -> tuple[LabelFilters, int]:
@@ -164,7 +67,7 @@ def filters_panel() -> tuple[LabelFilters, int]:
         user_options.append(chosen)  # a name typed in earlier stays selectable
     label_options = ["", *LABELS]
     with st.container(border=True):
-        first = st.columns([2, 2, 2, 2])
+        first = st.columns([2, 3, 2, 2])  # the status control needs room for three labels
         user = first[0].selectbox(
             t("filter_user"),
             user_options,
@@ -211,19 +114,23 @@ def filters_panel() -> tuple[LabelFilters, int]:
     return filters, page_size
 
 
-def comments_table(items: list[dict[str, Any]], pager: CursorPager) -> None:
+def comments_table(items: list[dict[str, Any]]) -> None:
+    """The rows; a click on one opens it in the editor (single-row selection, never the bulk pick)."""
     frame = comments_frame(items, view.current_lang())
-    table_key = f"label_table_{pager.index}_{abs(hash(pager.signature))}"
+    picked = set(table_flow.selection())
+    frame.insert(1, "picked", ["✔" if num in picked else "" for num in frame["num"]])
+    key = table_flow.table_key()
     percent = {"format": "percent", "min_value": 0.0, "max_value": 1.0}
-    st.dataframe(
+    event = st.dataframe(
         frame,
-        key=table_key,
-        on_select=partial(on_table_select, table_key),
-        selection_mode="multi-row",
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
         hide_index=True,
         width="stretch",
         column_config={
             "num": st.column_config.NumberColumn("#", format="%d", width="small"),
+            "picked": st.column_config.TextColumn(t("col_picked"), width="small"),
             "request_user": t("col_user"),
             "comments": st.column_config.TextColumn(t("col_comment"), width="large"),
             "prediction": t("col_prediction"),
@@ -239,6 +146,8 @@ def comments_table(items: list[dict[str, Any]], pager: CursorPager) -> None:
             },
         },
     )
+    table_flow.open_clicked_row(key, event.selection.rows, [item["num"] for item in items])
+    st.caption(t("label_table_help"))
 
 
 def pager_controls(pager: CursorPager, page: dict[str, Any], shown: int) -> None:
@@ -248,6 +157,7 @@ def pager_controls(pager: CursorPager, page: dict[str, Any], shown: int) -> None
         on_click=pager.back,
         disabled=not pager.has_previous,
         icon=":material/chevron_left:",
+        width="stretch",
     )
     total = page.get("total")
     position.caption(
@@ -256,30 +166,60 @@ def pager_controls(pager: CursorPager, page: dict[str, Any], shown: int) -> None
         else t("page_empty")
     )
     following.button(
-        t("page_next"), on_click=pager.forward, disabled=not pager.has_next, icon=":material/chevron_right:"
+        t("page_next"),
+        on_click=pager.forward,
+        disabled=not pager.has_next,
+        icon=":material/chevron_right:",
+        width="stretch",
     )
 
 
-def actions(nums: list[int]) -> None:
-    if st.session_state.get(SELECTED_KEY):
-        st.session_state[SELECTED_KEY] = [num for num in st.session_state[SELECTED_KEY] if num in nums]
-    chosen, accept, undo = st.columns([4, 2, 2], vertical_alignment="bottom")
+def actions(nums: list[int], filters: LabelFilters) -> None:
+    picked = table_flow.selection()
+    options = [*nums, *sorted(num for num in picked if num not in nums)]  # picks on other pages stay
     if view.is_admin():  # bulk accept is an admin action; annotators never see it
+        chosen, clear = st.columns([6, 1], vertical_alignment="bottom")
         selected = chosen.multiselect(
             t("label_selected"),
-            nums,
+            options,
             key=SELECTED_KEY,
             format_func=lambda num: f"#{num}",
             placeholder=t("label_select_hint"),
         )
-        accept.button(
-            t("label_accept", count=len(selected)),
-            on_click=accept_selected,
+        clear.button(
+            t("label_clear_selection"),
+            on_click=table_flow.clear_selection,
             disabled=not selected,
+            icon=":material/clear_all:",
+            width="stretch",
+        )
+        if selected:
+            _, preview = table_flow.bulk_preview()
+            st.info(preview, icon=":material/checklist:")
+    accept, undo, *exports = st.columns(4, vertical_alignment="bottom")
+    if view.is_admin():
+        accept.button(
+            t("label_accept", count=len(picked)),
+            on_click=table_flow.accept_selected,
+            disabled=not picked,
             icon=":material/done_all:",
             width="stretch",
         )
-    undo.button(t("label_undo"), on_click=undo_last, icon=":material/undo:", width="stretch")
+    undo.button(t("label_undo"), on_click=table_flow.undo_last, icon=":material/undo:", width="stretch")
+    if not view.is_admin():  # the export is an admin's (api/policy.py: EXPORT)
+        return
+    for column, fmt in zip(exports, EXPORT_FORMATS, strict=True):
+        column.download_button(
+            t(f"export_{fmt}"),
+            data=table_flow.export_action(view.admin_token(), filters, fmt),
+            file_name=table_flow.export_name(fmt),
+            mime=EXPORT_MIME[fmt],
+            on_click="ignore",
+            help=t("export_help"),
+            icon=":material/download:",
+            key=f"label_export_{fmt}",
+            width="stretch",
+        )
 
 
 def conflict_panel(num: int) -> None:
@@ -301,8 +241,20 @@ def conflict_panel(num: int) -> None:
         icon=":material/sync_problem:",
     )
     mine, theirs = st.columns(2)
-    mine.button(t("label_reapply"), on_click=reapply_mine, icon=":material/replay:", key="conflict_reapply")
-    theirs.button(t("label_keep_theirs"), on_click=keep_theirs, icon=":material/check:", key="conflict_keep")
+    mine.button(
+        t("label_reapply"),
+        on_click=table_flow.reapply_mine,
+        icon=":material/replay:",
+        key="conflict_reapply",
+        width="stretch",
+    )
+    theirs.button(
+        t("label_keep_theirs"),
+        on_click=table_flow.keep_theirs,
+        icon=":material/check:",
+        key="conflict_keep",
+        width="stretch",
+    )
 
 
 def editor(items: list[dict[str, Any]]) -> None:
@@ -315,9 +267,10 @@ def editor(items: list[dict[str, Any]]) -> None:
         t("label_comment"),
         list(by_num),
         key=EDIT_NUM_KEY,
-        format_func=lambda value: f"#{value} · {by_num[value]['comments'][:60]}",
+        format_func=lambda value: f"#{value} · {' '.join(by_num[value]['comments'].split())[:60]}",
     )
     item = by_num[num]
+    table_flow.restore_draft(num)
     text_column, probs_column = st.columns([3, 2])
     with text_column:
         st.markdown(f"**{escape_markdown(item['request_user'])}** · {format_time(item.get('request_time'))}")
@@ -335,23 +288,21 @@ def editor(items: list[dict[str, Any]]) -> None:
             st.caption(t("label_no_prediction"))
         with st.form(f"edit_form_{num}"):
             current = item.get("label") or ""
+            if label_key(num) not in st.session_state:
+                st.session_state[label_key(num)] = current if current in LABELS else ""
+            if remark_key(num) not in st.session_state:
+                st.session_state[remark_key(num)] = item.get("remark") or ""
             st.selectbox(
                 t("label_true"),
                 ["", *LABELS],
-                index=["", *LABELS].index(current) if current in LABELS else 0,
                 format_func=lambda label: emotion_text(label, lang) or t("no_label"),
-                key=f"edit_label_{num}",
+                key=label_key(num),
             )
-            st.text_input(
-                t("label_remark"),
-                value=item.get("remark") or "",
-                max_chars=MAX_REMARK_CHARS,
-                key=f"edit_remark_{num}",
-            )
+            st.text_input(t("label_remark"), max_chars=MAX_REMARK_CHARS, key=remark_key(num))
             st.form_submit_button(
                 t("save"),
                 type="primary",
-                on_click=save_label,
+                on_click=table_flow.save_label,
                 args=(num, item.get("etag")),
                 icon=":material/save:",
             )
@@ -408,13 +359,13 @@ def labelling() -> None:
     items = page.get("items") or []
     pager.next_cursor = page.get("next_cursor")
     nums = [item["num"] for item in items]
-    st.session_state[PAGE_NUMS_KEY] = nums
-    comments_table(items, pager)
+    table_flow.track_rows((filters, page_size, pager.index), items)
+    comments_table(items)
     pager_controls(pager, page, len(items))
     if not items:
         st.info(t("label_no_match"))
         return
-    actions(nums)
+    actions(nums, filters)
     editor(items)
 
 

@@ -1,79 +1,28 @@
 """Upload: submit a comment, then watch its prediction arrive (polled by receipt, no admin token)."""
 
-import uuid
 from typing import Any
 
 import streamlit as st
 
+from threekcal import validation
 from threekcal.emotions import EMOJI
 from threekcal.ui import view
 from threekcal.ui.charts.comment import probabilities_figure
-from threekcal.ui.client import ApiError, ApiUnavailable
 from threekcal.ui.logic import (
     MAX_COMMENT_CHARS,
     MAX_USER_CHARS,
     emotion_text,
     escape_markdown,
     format_time,
+    input_count,
     pending_receipts,
     quote_markdown,
-    validate_submission,
 )
+from threekcal.ui.upload_flow import PROBLEMS_KEY, TEXT_KEY, USER_KEY, refresh_pending, submissions, submit
 from threekcal.ui.view import t
 
 POLL_SECONDS = 2
 RECENT_SHOWN = 10
-SUBMISSIONS_KEY = "upload_submissions"  # this browser session's submissions, newest first
-PROBLEMS_KEY = "upload_problems"
-USER_KEY = "upload_user"
-TEXT_KEY = "upload_text"
-IDEMPOTENCY_KEY = "upload_idempotency"  # the key of the submission not yet acknowledged, and its body
-
-
-def submissions() -> list[dict[str, Any]]:
-    return st.session_state.setdefault(SUBMISSIONS_KEY, [])
-
-
-def submit() -> None:
-    """Form callback: runs before the page, so it may clear the comment box after a success."""
-    user = st.session_state.get(USER_KEY, "")
-    text = st.session_state.get(TEXT_KEY, "")
-    problems = validate_submission(user, text)
-    st.session_state[PROBLEMS_KEY] = problems
-    if problems:
-        return
-    key = submission_key(user.strip(), text)
-    created = view.run_action(lambda api: api.submit(user.strip(), text, idempotency_key=key))
-    if created is not None:
-        submissions().insert(0, created)
-        st.session_state.pop(IDEMPOTENCY_KEY, None)
-        st.session_state[TEXT_KEY] = ""
-
-
-def submission_key(user: str, text: str) -> str:
-    """One Idempotency-Key per submission: a retry of the same text after a timeout or an error reuses
-    it, so the API stores the comment once; a new text gets a new key."""
-    pending = st.session_state.get(IDEMPOTENCY_KEY)
-    if pending is None or pending["body"] != [user, text]:
-        pending = {"body": [user, text], "key": str(uuid.uuid4())}
-        st.session_state[IDEMPOTENCY_KEY] = pending
-    return str(pending["key"])
-
-
-def refresh_pending() -> None:
-    """Ask the API for every submission still waiting for its prediction."""
-    items = submissions()
-    try:
-        with view.client() as api:
-            for index in pending_receipts(items):
-                try:
-                    items[index] = {**items[index], **api.by_receipt(items[index]["receipt"])}
-                except ApiError as exc:
-                    if exc.status != 404:
-                        raise
-                    items[index] = {**items[index], "missing": True}
-    except (ApiUnavailable, ApiError) as exc:
-        view.show_error(exc, retry_key="poll")
 
 
 def prediction_card(item: dict[str, Any]) -> None:
@@ -144,18 +93,27 @@ def results() -> None:
     poll()
 
 
+def counter(length: int, limit: int) -> None:
+    """The live count under a box, measured as the API measures it; red past the limit."""
+    key, params = input_count(length, limit)
+    text = t(key, **params)
+    st.caption(f":red[{text}]" if length > limit else text)
+
+
 st.title(t("upload_title"))
 st.markdown(t("upload_intro"))
 view.show_flashes()
-with st.form("upload_form"):
-    st.text_input(
-        t("username"), key=USER_KEY, max_chars=MAX_USER_CHARS, placeholder=t("username_placeholder")
-    )
-    st.text_area(
-        t("comment"), key=TEXT_KEY, max_chars=MAX_COMMENT_CHARS, placeholder=t("comment_placeholder")
-    )
+# No form and no max_chars: each box's count updates as soon as the box is left (or Ctrl+Enter), and
+# nothing typed or pasted is ever cut or dropped; the limits are checked on Submit with the API's rules.
+# The username box is a text area because a one-line browser input turns a pasted line break into a
+# space, which would then be accepted: here a line break is kept and refused with a message.
+with st.container(border=True):
+    user = st.text_area(t("username"), key=USER_KEY, placeholder=t("username_placeholder"), height=68)
+    counter(validation.name_length(user or ""), MAX_USER_CHARS)
+    text = st.text_area(t("comment"), key=TEXT_KEY, placeholder=t("comment_placeholder"), height=150)
+    counter(validation.text_length(text or ""), MAX_COMMENT_CHARS)
     st.caption(t("upload_limits", user_limit=MAX_USER_CHARS, comment_limit=MAX_COMMENT_CHARS))
-    st.form_submit_button(t("submit"), type="primary", on_click=submit, icon=":material/send:")
+    st.button(t("submit"), type="primary", on_click=submit, icon=":material/send:", key="upload_submit")
 for key, params in st.session_state.pop(PROBLEMS_KEY, []):
     st.error(t(key, **params))
 results()

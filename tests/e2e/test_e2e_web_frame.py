@@ -1,0 +1,87 @@
+"""The web app's frame in a real browser, with no API running at first: `/home` opens the home page (no
+"Page not found"), the API banner replaces Streamlit's connection error, the toolbar has no developer
+menu; once the API starts, the banner goes by itself and the page shows the API's data."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_stack import stack_environment
+
+from testnet import HeldPort
+from threekcal.db import migrate
+from waiting import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@dataclass
+class WebApp:
+    url: str
+    api_port: int
+    env: dict[str, str]
+    cwd: Path
+
+
+@pytest.fixture
+def web_app_alone(tmp_path: Path) -> Iterator[WebApp]:
+    """`threekcal ui` on its own; the API URL points at a held port where nothing listens (yet)."""
+    with HeldPort() as ui_port, HeldPort() as api_port:
+        env = stack_environment(tmp_path, model_dir=None)
+        api_url = f"http://127.0.0.1:{api_port.port}"
+        log = (tmp_path / "ui.log").open("wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "threekcal.cli", "ui", "--port", str(ui_port.port), "--api-url", api_url],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"http://127.0.0.1:{ui_port.port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/_stcore/health", timeout=2).text == "ok"
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, what="the web app answers")
+            yield WebApp(url=url, api_port=api_port.port, env=env, cwd=tmp_path)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            log.close()
+
+
+def test_home_path_banner_and_viewer_toolbar(web_app_alone: WebApp, page) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{web_app_alone.url}/home")
+    expect(page.get_by_role("heading", name=re.compile("ThreeKcal: how does this text feel"))).to_be_visible()
+    banner = page.get_by_text("The API is restarting or unreachable, retrying…")
+    expect(banner).to_have_count(1)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    expect(page.get_by_text("You have requested page /home")).to_have_count(0)
+    page.get_by_test_id("stMainMenu").click()
+    expect(page.get_by_text("Clear cache")).to_have_count(0)  # developer options hidden
+    expect(page.get_by_role("button", name="Deploy")).to_have_count(0)
+    page.keyboard.press("Escape")
+
+    # The API comes up: the banner checks /health by itself and the page reloads with the API's data.
+    migrate.upgrade(web_app_alone.env["THREEKCAL_DATABASE_URL"])
+    api = subprocess.Popen(
+        [sys.executable, "-m", "threekcal.cli", "api", "--port", str(web_app_alone.api_port)],
+        cwd=web_app_alone.cwd, env=web_app_alone.env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        expect(banner).to_have_count(0)
+        expect(page.get_by_text("Waiting for a prediction")).to_be_visible()
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
