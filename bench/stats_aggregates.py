@@ -36,6 +36,8 @@ from threekcal.emotions import LABELS
 from threekcal.settings import Settings
 
 CHUNK = 20_000
+OPTIONAL = ("prediction_result", "prediction_score", "prediction_scores", "prediction_time", "model_version",
+            "label", "label_source")  # fmt: skip
 
 
 def cpu_line() -> str:
@@ -73,7 +75,9 @@ def generate(url: str, rows: int, days: int, users: int, seed: int = 12) -> floa
                 "request_user": f"user{rng.randrange(users)}",
                 "request_time": start + timedelta(seconds=span * i / rows),
                 "receipt": f"bench-{i}",
-            }
+                **dict.fromkeys(OPTIONAL),
+                "audit": False,
+            }  # fmt: skip
             if rng.random() < 0.9:
                 weights = [rng.random() ** 3 for _ in LABELS]
                 total = sum(weights)
