@@ -52,6 +52,7 @@ from threekcal.db.models import (
     StatsCurve,
     StatsHourly,
     StatsLabel,
+    StatsModelHourly,
     StatsScore,
     StatsUser,
 )
@@ -610,43 +611,43 @@ def _hourly_days(
     last = session.scalar(select(table.hour).where(*conditions).order_by(table.hour.desc()).limit(1))
     if first is None or last is None:
         return []
-    day_number = _local_day_number(table.hour, offset_segments(first, last, zone)).label("day_number")
+    segments = offset_segments(first, last, zone)
+    day_number = _local_day_number(table.hour, segments).label("day_number")
+    names = ("total", "pending", "labeled", "scored", "correct", "audit_scored", "audit_correct")
+    predicted_columns = [f"predicted_{label}" for label in LABELS]
     query = (
-        select(
-            day_number, table.model_version, table.prediction, func.sum(table.total), func.sum(table.labeled),
-            func.sum(table.scored), func.sum(table.correct), func.sum(table.audit_scored),
-            func.sum(table.audit_correct),
-        )
+        select(day_number, *(func.sum(table.__table__.c[name]) for name in (*names, *predicted_columns)))
         .where(*conditions)
-        .group_by(day_number, table.model_version, table.prediction)
-    )  # fmt: skip
-    days: dict[str, dict[str, Any]] = {}
+        .group_by(day_number)
+    )
     epoch = date(1970, 1, 1)
-    for number, model, predicted, *sums in session.execute(query):
-        total, labeled, scored, correct, audit_scored, audit_correct = (int(value or 0) for value in sums)
-        if not total:
+    days: dict[str, dict[str, Any]] = {}
+    for number, *sums in session.execute(query):
+        counts = [int(value or 0) for value in sums]
+        if not counts[0]:
             continue
         day = (epoch + timedelta(days=int(number))).isoformat()
-        entry = days.get(day)
-        if entry is None:
-            entry = days[day] = {
-                "day": day, "total": 0, "pending": 0, "predicted": 0, "labeled": 0, "scored": 0,
-                "correct": 0, "audit_scored": 0, "audit_correct": 0, "by_prediction": {}, "by_model": {},
-            }  # fmt: skip
-        entry["total"] += total
-        entry["labeled"] += labeled
-        entry["scored"] += scored
-        entry["correct"] += correct
-        entry["audit_scored"] += audit_scored
-        entry["audit_correct"] += audit_correct
-        if predicted == "":
-            entry["pending"] += total
-            continue
-        entry["predicted"] += total
-        entry["by_prediction"][predicted] = entry["by_prediction"].get(predicted, 0) + total
-        if scope.request_user is None:  # kept for all users only (db/aggregates.py)
-            mix = entry["by_model"].setdefault(model or UNKNOWN_MODEL, {})
-            mix[predicted] = mix.get(predicted, 0) + total
+        entry = days[day] = dict(zip(names, counts, strict=False))
+        entry["day"] = day
+        entry["predicted"] = entry["total"] - entry["pending"]
+        mix = counts[len(names) :]
+        entry["by_prediction"] = {label: n for label, n in zip(LABELS, mix, strict=True) if n}
+        entry["by_model"] = {}
+    if scope.request_user is None:  # the mix per model version is kept for all users only
+        models = StatsModelHourly
+        model_conditions = [models.hour >= first, models.hour <= last]
+        model_day = _local_day_number(models.hour, segments).label("day_number")
+        query = (
+            select(model_day, models.model_version,
+                   *(func.sum(models.__table__.c[name]) for name in predicted_columns))
+            .where(*model_conditions)
+            .group_by(model_day, models.model_version)
+        )  # fmt: skip
+        for number, model, *sums in session.execute(query):
+            day = (epoch + timedelta(days=int(number))).isoformat()
+            mix = {label: int(n) for label, n in zip(LABELS, sums, strict=True) if n}
+            if day in days and mix:
+                days[day]["by_model"][model or UNKNOWN_MODEL] = mix
     result = []
     for day in sorted(days):
         if (since is not None and day < since) or (until is not None and day > until):
