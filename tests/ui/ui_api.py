@@ -27,9 +27,9 @@ from sqlalchemy import insert, update
 
 import threekcal.ui
 from threekcal.api import create_app
-from threekcal.db import migrate
+from threekcal.db import aggregates, migrate
 from threekcal.db.models import Comment
-from threekcal.db.session import engine_for
+from threekcal.db.session import engine_for, session_factory
 from threekcal.settings import Settings
 from threekcal.ui import client
 
@@ -122,8 +122,9 @@ class RealApi:
     def predict(self, num: int, scores: Mapping[str, float]) -> None:
         """What the pipeline's apply step writes for a prediction (the API never writes predictions)."""
         best = max(scores, key=scores.__getitem__)
-        with engine_for(self.settings.database_url).begin() as connection:
-            connection.execute(
+        # An ORM statement: the statistics aggregates count it in the same transaction (db/aggregates.py).
+        with session_factory(self.settings.database_url)() as session, session.begin():
+            session.execute(
                 update(Comment)
                 .where(Comment.num == num)
                 .values(
@@ -136,29 +137,29 @@ class RealApi:
             )
 
     def insert_rows(self, rows: list[Mapping[str, Any]]) -> None:
-        """Many predicted and labelled comments at once, straight into the database."""
+        """Many predicted and labelled comments at once, straight into the database (and counted in the
+        statistics aggregates in the same transaction, as the bulk importer does)."""
         with engine_for(self.settings.database_url).begin() as connection:
-            connection.execute(
-                insert(Comment),
-                [
-                    {
-                        "num": row["num"],
-                        "comments": row.get("comments", f"comment {row['num']}"),
-                        "request_user": row["request_user"],
-                        "request_time": datetime.fromisoformat(row["request_time"]),
-                        "receipt": f"receipt-{row['num']}",
-                        "prediction_result": row.get("prediction_result"),
-                        "prediction_score": row.get("prediction_score"),
-                        "prediction_scores": row.get("prediction_scores"),
-                        "prediction_time": datetime.now(UTC) if row.get("prediction_result") else None,
-                        "model_version": "ui-test-model" if row.get("prediction_result") else None,
-                        "label": row.get("label"),
-                        "labeled_by": "admin" if row.get("label") else None,
-                        "labeled_at": datetime.now(UTC) if row.get("label") else None,
-                    }
-                    for row in rows
-                ],
-            )
+            values = [
+                {
+                    "num": row["num"],
+                    "comments": row.get("comments", f"comment {row['num']}"),
+                    "request_user": row["request_user"],
+                    "request_time": datetime.fromisoformat(row["request_time"]),
+                    "receipt": f"receipt-{row['num']}",
+                    "prediction_result": row.get("prediction_result"),
+                    "prediction_score": row.get("prediction_score"),
+                    "prediction_scores": row.get("prediction_scores"),
+                    "prediction_time": datetime.now(UTC) if row.get("prediction_result") else None,
+                    "model_version": "ui-test-model" if row.get("prediction_result") else None,
+                    "label": row.get("label"),
+                    "labeled_by": "admin" if row.get("label") else None,
+                    "labeled_at": datetime.now(UTC) if row.get("label") else None,
+                }
+                for row in rows
+            ]
+            connection.execute(insert(Comment), values)
+            aggregates.add_comments(connection, values)
 
     def comment(self, num: int) -> dict[str, Any]:
         response = self.http.get(f"/comments/{num}", headers=self.admin)
