@@ -132,3 +132,25 @@ def test_unknown_user_names_do_not_evict_the_cache(settings: Settings, computati
         assert computations == []
         submit(client, "lee", "new here")  # a name that gets comments is no longer "nobody"
         assert client.get("/stats", params={"request_user": "lee"}).json()["counts"]["total"] == 1
+
+
+def test_daily_stats_in_the_viewers_time_zone(client: TestClient, admin, rows) -> None:
+    a = submit(client, "kim", "good")
+    rows.predict(a, "joy", 0.9, {"joy": 0.9, "anger": 0.1})
+    client.put(f"/comments/{a}/label", json={"label": "joy"}, headers=admin)
+    daily = client.get("/stats/daily", params={"tz": "Asia/Seoul"})
+    assert daily.status_code == 200, daily.text
+    body = daily.json()
+    assert body["tz"] == "Asia/Seoul"
+    [day] = body["days"]
+    assert (day["total"], day["labeled"], day["scored"], day["correct"], day["accuracy"]) == (1, 1, 1, 1, 1.0)
+    assert day["by_prediction"] == {"joy": 1}
+    whole = client.get("/stats", params={"tz": "Asia/Seoul"}).json()
+    assert whole["tz"] == "Asia/Seoul" and whole["timeline"][0]["day"] == day["day"]
+    assert whole["audit"] == {"n": 0, "correct": 0, "accuracy": None, "ci_low": None, "ci_high": None,
+                              "confidence": 0.95, "method": "wilson"}  # fmt: skip
+    assert whole["unsupported_labels"] == [label for label in LABELS if label != "joy"]
+    for path in ("/stats", "/stats/daily"):
+        wrong = client.get(path, params={"tz": "Mars/Olympus"})
+        assert wrong.status_code == 422
+        assert wrong.json()["detail"][0]["msg"] == "Unknown time zone: Mars/Olympus"

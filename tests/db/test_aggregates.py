@@ -286,6 +286,30 @@ def test_days_follow_the_viewers_time_zone(db_url: str) -> None:
             stats.time_zone("Mars/Olympus")
 
 
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "America/St_Johns", "Asia/Kathmandu", "Australia/Lord_Howe"])
+def test_days_across_offset_changes_are_sums_of_utc_hours(db_url: str, tz: str) -> None:
+    """Every 53 minutes over two DST changes: the database's grouping equals local_day of each hour."""
+    moments = [datetime(2026, 3, 20, tzinfo=UTC) + timedelta(minutes=53 * i) for i in range(2000)]
+    with engine_for(db_url).begin() as connection:
+        aggregates.add_comments(connection, [{"request_user": "ana", "request_time": m} for m in moments])
+    zone = stats.time_zone(tz)
+    expected: dict[str, int] = {}
+    for moment in moments:
+        day = stats.local_day(aggregates.hour_of(moment), zone)
+        expected[day] = expected.get(day, 0) + 1
+    with session_factory(db_url)() as session:
+        for scope in (stats.StatsScope(tz=tz), stats.StatsScope("ana", tz=tz)):
+            got = {day["day"]: day["total"] for day in stats.daily_from_aggregates(session, scope)["days"]}
+            assert got == expected
+    whole_hours = "Europe/Berlin"
+    if tz == whole_hours:  # exact local days for whole-hour offsets
+        exact: dict[str, int] = {}
+        for moment in moments:
+            day = moment.astimezone(zone).date().isoformat()
+            exact[day] = exact.get(day, 0) + 1
+        assert expected == exact
+
+
 @pytest.mark.parametrize(("correct", "n"), [(0, 1), (1, 1), (7, 10), (29, 40), (500, 1000)])
 def test_wilson_interval_equals_scipys(correct: int, n: int) -> None:
     interval = binomtest(correct, n).proportion_ci(confidence_level=0.95, method="wilson")

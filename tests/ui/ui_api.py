@@ -29,7 +29,7 @@ import threekcal.ui
 from threekcal.api import create_app
 from threekcal.db import aggregates, migrate
 from threekcal.db.models import Comment
-from threekcal.db.session import engine_for
+from threekcal.db.session import engine_for, session_factory
 from threekcal.settings import Settings
 from threekcal.ui import client
 
@@ -122,8 +122,9 @@ class RealApi:
     def predict(self, num: int, scores: Mapping[str, float]) -> None:
         """What the pipeline's apply step writes for a prediction (the API never writes predictions)."""
         best = max(scores, key=scores.__getitem__)
-        with engine_for(self.settings.database_url).begin() as connection:
-            connection.execute(
+        # An ORM statement: the statistics aggregates count it in the same transaction (db/aggregates.py).
+        with session_factory(self.settings.database_url)() as session, session.begin():
+            session.execute(
                 update(Comment)
                 .where(Comment.num == num)
                 .values(
@@ -134,7 +135,6 @@ class RealApi:
                     model_version="ui-test-model",
                 )
             )
-            aggregates.rebuild(connection)  # the statistics' counts, as the apply step keeps them
 
     def insert_rows(self, rows: list[Mapping[str, Any]]) -> None:
         """Many predicted and labelled comments at once, straight into the database (optional keys:

@@ -39,7 +39,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
-from threekcal.db.models import Comment, StatsCurve, StatsHourly, StatsLabel, StatsScore, StatsUser
+from threekcal.db.models import (
+    Comment,
+    StatsCurve,
+    StatsHourly,
+    StatsLabel,
+    StatsModelHourly,
+    StatsScore,
+    StatsUser,
+)
 from threekcal.emotions import LABELS
 
 ALL_USERS = ""  # the scope of the whole table; a request_user is never empty (threekcal.validation)
@@ -52,10 +60,13 @@ RECOMPUTE_CHUNK = 20_000
 _EPOCH = datetime(1970, 1, 1)
 _HOUR = timedelta(hours=1)
 _LABEL_SET = frozenset(LABELS)
+_PREDICTED_ZERO = (0,) * len(LABELS)  # predicted_<label> columns; a prediction outside LABELS has none
+_PREDICTED_ONE = {label: tuple(int(i == j) for j in range(len(LABELS))) for i, label in enumerate(LABELS)}
 
 # Lock order: aggregate tables are always written in this order.
 TABLES: tuple[Table, ...] = (
     StatsHourly.__table__,  # type: ignore[assignment]
+    StatsModelHourly.__table__,  # type: ignore[assignment]
     StatsUser.__table__,  # type: ignore[assignment]
     StatsLabel.__table__,  # type: ignore[assignment]
     StatsScore.__table__,  # type: ignore[assignment]
@@ -117,12 +128,14 @@ def contributions(row: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Any, ...]
     scored = labeled and predicted is not None
     correct = scored and label == predicted
     hour = hour_of(row["request_time"])
-    model = (row.get("model_version") or "") if predicted is not None else ""
-    hourly = (1, int(labeled), int(scored), int(correct), int(scored and audit), int(correct and audit))
+    mix = _PREDICTED_ZERO if predicted is None else _PREDICTED_ONE.get(predicted, _PREDICTED_ZERO)
+    hourly = (1, int(predicted is None), int(labeled), int(scored), int(correct), int(scored and audit),
+              int(correct and audit), *mix)  # fmt: skip
     both_known = label in _LABEL_SET and predicted in _LABEL_SET
+    if predicted is not None:
+        yield "stats_model_hourly", (hour, row.get("model_version") or ""), mix
     for scope in (ALL_USERS, user):
-        # The mix per model version is kept for all users only: per user it would double the hourly rows.
-        yield "stats_hourly", (scope, hour, model if scope == ALL_USERS else "", predicted or ""), hourly
+        yield "stats_hourly", (scope, hour), hourly
         if labeled:
             calibration = (
                 score_bin(score, CALIBRATION_BINS, CALIBRATION_BINS - 1) if score is not None else NO_BIN

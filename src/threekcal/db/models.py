@@ -333,21 +333,45 @@ def _count() -> Mapped[int]:
 
 
 class StatsHourly(Base):
-    """Comments per UTC hour (hours since 1970-01-01 00:00 UTC), model version and predicted label."""
+    """Comments per UTC hour (hours since 1970-01-01 00:00 UTC): one wide row per scope and hour, so a
+    year of "Over time" is 8,760 rows to sum whatever the number of comments."""
 
     __tablename__ = "stats_hourly"
     __table_args__ = (MARIADB_TABLE_OPTIONS,)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), primary_key=True)
-    prediction: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
     total: Mapped[int] = _count()
+    pending: Mapped[int] = _count()  # no prediction yet
     labeled: Mapped[int] = _count()
     scored: Mapped[int] = _count()  # labelled and predicted
     correct: Mapped[int] = _count()  # label == prediction
     audit_scored: Mapped[int] = _count()
     audit_correct: Mapped[int] = _count()
+    predicted_anger: Mapped[int] = _count()
+    predicted_disgust: Mapped[int] = _count()
+    predicted_fear: Mapped[int] = _count()
+    predicted_joy: Mapped[int] = _count()
+    predicted_neutral: Mapped[int] = _count()
+    predicted_sadness: Mapped[int] = _count()
+    predicted_surprise: Mapped[int] = _count()
+
+
+class StatsModelHourly(Base):
+    """Predicted comments (all users) per UTC hour and model version, one column per predicted label."""
+
+    __tablename__ = "stats_model_hourly"
+    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+
+    hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), primary_key=True)
+    predicted_anger: Mapped[int] = _count()
+    predicted_disgust: Mapped[int] = _count()
+    predicted_fear: Mapped[int] = _count()
+    predicted_joy: Mapped[int] = _count()
+    predicted_neutral: Mapped[int] = _count()
+    predicted_sadness: Mapped[int] = _count()
+    predicted_surprise: Mapped[int] = _count()
 
 
 class StatsUser(Base):

@@ -21,7 +21,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +52,7 @@ from threekcal.db.models import (
     StatsCurve,
     StatsHourly,
     StatsLabel,
+    StatsModelHourly,
     StatsScore,
     StatsUser,
 )
@@ -552,58 +554,100 @@ def _in_sources(source: str, scope: StatsScope) -> bool:
     return not scope.label_sources or source in scope.label_sources
 
 
+def _offset_minutes(hour: int, zone: ZoneInfo) -> int:
+    offset = datetime.fromtimestamp(hour * 3600, zone).utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def offset_segments(first: int, last: int, zone: ZoneInfo) -> list[tuple[int, int]]:
+    """(first hour, UTC offset in minutes) of each stretch of hours in [first, last] with one offset.
+
+    Walks day by day and bisects the day where the offset changes: about one step per day spanned."""
+    segments = [(first, _offset_minutes(first, zone))]
+    hour = first
+    while hour < last:
+        step = min(24, last - hour)
+        if _offset_minutes(hour + step, zone) != segments[-1][1]:
+            low, high = hour, hour + step  # offset(low) is the current one, offset(high) is not
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset_minutes(middle, zone) == segments[-1][1]:
+                    low = middle
+                else:
+                    high = middle
+            segments.append((high, _offset_minutes(high, zone)))
+            hour = high
+        else:
+            hour += step
+    return segments
+
+
+def _local_day_number(hour: Any, segments: list[tuple[int, int]]) -> Any:
+    """SQL: days since 1970-01-01 of the local date in which UTC hour ``hour`` begins (see local_day)."""
+    offset: Any = literal(segments[-1][1])
+    if len(segments) > 1:
+        offset = case(
+            *((hour < next_start, literal(minutes)) for (_, minutes), (next_start, _) in pairwise(segments)),
+            else_=literal(segments[-1][1]),
+        )  # fmt: skip
+    return (hour * 60 + offset) // 1440
+
+
 def _hourly_days(
     session: Session, scope: StatsScope, since: str | None = None, until: str | None = None
 ) -> list[dict[str, Any]]:
-    """Per day in ``scope.tz``: totals, the predicted mix (all and per model version), accuracy with n."""
+    """Per day in ``scope.tz``: totals, the predicted mix (all and per model version), accuracy with n.
+
+    The database sums the hours into local days (GROUP BY the local day number, computed from the
+    zone's offsets over the hours present), so Python sees one row per day, model and label."""
     zone = time_zone(scope.tz)
     table = StatsHourly
-    query = select(
-        table.hour, table.model_version, table.prediction, table.total, table.labeled, table.scored,
-        table.correct, table.audit_scored, table.audit_correct,
-    ).where(table.scope == _scope_key(scope))  # fmt: skip
+    conditions = [table.scope == _scope_key(scope)]
     if since is not None:  # a local day begins at most 14 hours before or 12 after the UTC day
-        query = query.where(table.hour >= aggregates.hour_of(datetime.fromisoformat(since)) - 15)
+        conditions.append(table.hour >= aggregates.hour_of(datetime.fromisoformat(since)) - 15)
     if until is not None:
-        query = query.where(table.hour < aggregates.hour_of(datetime.fromisoformat(until)) + 24 + 15)
+        conditions.append(table.hour < aggregates.hour_of(datetime.fromisoformat(until)) + 24 + 15)
+    first = session.scalar(select(table.hour).where(*conditions).order_by(table.hour.asc()).limit(1))
+    last = session.scalar(select(table.hour).where(*conditions).order_by(table.hour.desc()).limit(1))
+    if first is None or last is None:
+        return []
+    segments = offset_segments(first, last, zone)
+    day_number = _local_day_number(table.hour, segments).label("day_number")
+    names = ("total", "pending", "labeled", "scored", "correct", "audit_scored", "audit_correct")
+    predicted_columns = [f"predicted_{label}" for label in LABELS]
+    query = (
+        select(day_number, *(func.sum(table.__table__.c[name]) for name in (*names, *predicted_columns)))
+        .where(*conditions)
+        .group_by(day_number)
+    )
+    epoch = date(1970, 1, 1)
     days: dict[str, dict[str, Any]] = {}
-    day_of: dict[int, str] = {}
-    for (
-        hour,
-        model,
-        predicted,
-        total,
-        labeled,
-        scored,
-        correct,
-        audit_scored,
-        audit_correct,
-    ) in session.execute(query):
-        if not total:
+    for number, *sums in session.execute(query):
+        counts = [int(value or 0) for value in sums]
+        if not counts[0]:
             continue
-        day = day_of.get(hour)
-        if day is None:
-            day = day_of[hour] = local_day(hour, zone)
-        entry = days.get(day)
-        if entry is None:
-            entry = days[day] = {
-                "day": day, "total": 0, "pending": 0, "predicted": 0, "labeled": 0, "scored": 0,
-                "correct": 0, "audit_scored": 0, "audit_correct": 0, "by_prediction": {}, "by_model": {},
-            }  # fmt: skip
-        entry["total"] += total
-        entry["labeled"] += labeled
-        entry["scored"] += scored
-        entry["correct"] += correct
-        entry["audit_scored"] += audit_scored
-        entry["audit_correct"] += audit_correct
-        if predicted == "":
-            entry["pending"] += total
-            continue
-        entry["predicted"] += total
-        entry["by_prediction"][predicted] = entry["by_prediction"].get(predicted, 0) + total
-        if scope.request_user is None:  # kept for all users only (db/aggregates.py)
-            mix = entry["by_model"].setdefault(model or UNKNOWN_MODEL, {})
-            mix[predicted] = mix.get(predicted, 0) + total
+        day = (epoch + timedelta(days=int(number))).isoformat()
+        entry = days[day] = dict(zip(names, counts, strict=False))
+        entry["day"] = day
+        entry["predicted"] = entry["total"] - entry["pending"]
+        mix = counts[len(names) :]
+        entry["by_prediction"] = {label: n for label, n in zip(LABELS, mix, strict=True) if n}
+        entry["by_model"] = {}
+    if scope.request_user is None:  # the mix per model version is kept for all users only
+        models = StatsModelHourly
+        model_conditions = [models.hour >= first, models.hour <= last]
+        model_day = _local_day_number(models.hour, segments).label("day_number")
+        query = (
+            select(model_day, models.model_version,
+                   *(func.sum(models.__table__.c[name]) for name in predicted_columns))
+            .where(*model_conditions)
+            .group_by(model_day, models.model_version)
+        )  # fmt: skip
+        for number, model, *sums in session.execute(query):
+            day = (epoch + timedelta(days=int(number))).isoformat()
+            mix = {label: int(n) for label, n in zip(LABELS, sums, strict=True) if n}
+            if day in days and mix:
+                days[day]["by_model"][model or UNKNOWN_MODEL] = mix
     result = []
     for day in sorted(days):
         if (since is not None and day < since) or (until is not None and day > until):

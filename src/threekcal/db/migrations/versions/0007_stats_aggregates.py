@@ -19,8 +19,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 MARIADB = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_unicode_ci", "mysql_engine": "InnoDB"}
-HOURLY_COUNTS = ("total", "labeled", "scored", "correct", "audit_scored", "audit_correct")
-TABLES = ("stats_hourly", "stats_users", "stats_labels", "stats_scores", "stats_curves")
+LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  # as at this revision
+PREDICTED = tuple(f"predicted_{label}" for label in LABELS)
+HOURLY_COUNTS = (
+    "total",
+    "pending",
+    "labeled",
+    "scored",
+    "correct",
+    "audit_scored",
+    "audit_correct",
+    *PREDICTED,
+)
+TABLES = ("stats_hourly", "stats_model_hourly", "stats_users", "stats_labels", "stats_scores", "stats_curves")
 
 
 def _key(name: str, length: int | None = None) -> sa.Column:
@@ -35,9 +46,11 @@ def _count(name: str) -> sa.Column:
 def upgrade() -> None:
     op.create_table(
         "stats_hourly",
-        _key("scope", 64), _key("hour"), _key("model_version", 255), _key("prediction", 16),
-        *(_count(name) for name in HOURLY_COUNTS),
-        **MARIADB,
+        _key("scope", 64), _key("hour"), *(_count(name) for name in HOURLY_COUNTS), **MARIADB,
+    )  # fmt: skip
+    op.create_table(
+        "stats_model_hourly",
+        _key("hour"), _key("model_version", 255), *(_count(name) for name in PREDICTED), **MARIADB,
     )  # fmt: skip
     op.create_table(
         "stats_users",
