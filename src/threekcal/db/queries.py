@@ -299,7 +299,11 @@ def list_comments(
         probe = select(Comment).where(*flt.conditions(_PROBED), *window).order_by(order)
         rows = list(session.scalars(probe.limit(limit + 1)))
         if len(rows) <= limit:
-            rest = base.where(beyond).order_by(order).limit(limit + 1 - len(rows))
+            # Ordered by +num, so that the planner reads the filters' index (few matches) and sorts them,
+            # instead of walking the whole primary key past the window.
+            unordered = _no_index(Comment.num)
+            rest = base.where(beyond).order_by(unordered.desc() if newest else unordered.asc())
+            rest = rest.limit(limit + 1 - len(rows))
             rows += list(session.scalars(rest))
         return _page(rows, limit, sort)
 
