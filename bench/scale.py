@@ -346,7 +346,7 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
 
         log_dir = work / f"logs-{backend}"
         for size in sorted({min(100_000, total), total}):
-            run_id = f"bench-apply-{size}"
+            run_id = f"bench-apply-{size}-{secrets.token_hex(3)}"
             relpath = f"date=2026-11-30/{run_id}.jsonl"
             (log_dir / relpath).parent.mkdir(parents=True, exist_ok=True)
             with engine.connect() as connection:
