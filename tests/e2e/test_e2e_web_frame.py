@@ -85,3 +85,22 @@ def test_home_path_banner_and_viewer_toolbar(web_app_alone: WebApp, page) -> Non
     finally:
         api.terminate()
         api.wait(timeout=30)
+
+
+def test_upload_keeps_3000_pasted_characters_and_a_line_break_and_refuses_them(
+    web_app_alone: WebApp, page
+) -> None:
+    """In the browser, where a box's max_chars used to cut a paste short: nothing typed is lost."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{web_app_alone.url}/upload")
+    username = page.get_by_role("textbox", name="Username", exact=True)
+    comment = page.get_by_role("textbox", name="Comment", exact=True)
+    username.fill("min\nji")
+    comment.fill("x" * 3000)
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("The comment has 3000 characters; at most 2000 are allowed.")).to_be_visible()
+    expect(page.get_by_text("The username must be one line: remove the line break.")).to_be_visible()
+    expect(page.get_by_text("3,000 / 2,000 characters: 1,000 too many")).to_be_visible()
+    assert len(comment.input_value()) == 3000
+    assert username.input_value() == "min\nji"

@@ -338,3 +338,31 @@ def test_computed_times_use_the_viewers_zone_even_outside_a_full_run() -> None:
     finally:
         logic.use_timezone_source(None)
     assert logic.format_time(moment) == "2026-11-30 00:00:00 UTC"
+
+
+def test_times_are_shown_in_the_browsers_zone_on_every_part_of_a_page(four: RealApi) -> None:
+    from ui_api import APP_PATH
+
+    app = AppTest.from_file(str(APP_PATH), default_timeout=30)
+    app.context = {"timezone": "Asia/Seoul"}
+    app.session_state["admin_token"] = four.token
+    app.run()
+    app.switch_page("screens/label.py").run()
+    assert_no_exception(app)
+    sent = app.dataframe[0].value["request_time"].tolist()
+    assert sent and all(value.endswith(" KST") for value in sent)
+    assert re.search(r"\*\*jisoo\*\* · \d{4}-\d\d-\d\d \d\d:\d\d:\d\d KST", page_text(app))
+
+
+def test_a_failed_accept_keeps_the_picks_for_a_retry(four: RealApi, open_page: OpenPage) -> None:
+    app = open_page("label", admin_token=four.token)
+    app.multiselect(key="label_selected").select(2).run()
+    client.set_transport_factory(lambda: httpx.MockTransport(refuse))
+    button(app, "Accept prediction").click().run()
+    assert len(app.error) == 1
+    client.set_transport_factory(four.transport)
+    app.run()
+    assert app.multiselect(key="label_selected").value == [2]
+    button(app, "Accept prediction").click().run()
+    assert app.multiselect(key="label_selected").value == []
+    assert four.comment(2)["label"] == "joy"

@@ -10,9 +10,9 @@ from threekcal.ui.view import account_box, banner_slot, is_admin, language_switc
 
 SCREENS_DIR = Path(__file__).with_name("screens")
 
-for option, value in STREAMLIT_OPTIONS.items():  # also passed on the command line by `threekcal ui`
-    if option == "client.toolbarMode":  # the only one st.set_option accepts while running
-        st.set_option(option, value)
+# Also a flag of `threekcal ui`; set here too for `streamlit run app.py` (a client option may be set by the
+# script): viewers get no developer menu.
+st.set_option("client.toolbarMode", STREAMLIT_OPTIONS["client.toolbarMode"])
 st.set_page_config(page_title="ThreeKcal", page_icon="😀", layout="wide")
 language_switch()
 account_box()

@@ -22,6 +22,7 @@ from threekcal.ui.view import t
 LOGIN_USER_KEY = "login_username"
 LOGIN_PASSWORD_KEY = "login_password"
 SELECTED_KEY = "label_selected"  # the bulk selection: comment numbers (the multiselect's state)
+PICKS_KEY = "label_picks"  # a copy of it that outlives a run without the multiselect
 EDIT_NUM_KEY = "label_edit_num"  # the comment open in the editor
 CONFLICT_KEY = "label_conflict"
 DRAFTS_KEY = "label_drafts"  # num -> (label, remark) typed but not saved yet
@@ -91,11 +92,26 @@ def open_clicked_row(key: str, rows: Sequence[int], nums: Sequence[int]) -> None
 
 
 def selection() -> list[int]:
-    return list(st.session_state.get(SELECTED_KEY) or [])
+    """The picked comment numbers: the multiselect's state, or, in a run where it was not drawn (the list
+    could not be read), the copy kept of it; Streamlit drops the state of a widget not drawn in a run."""
+    if SELECTED_KEY in st.session_state:
+        return list(st.session_state[SELECTED_KEY] or [])
+    return list(st.session_state.get(PICKS_KEY) or [])
+
+
+def before_picker() -> None:
+    """Before the multiselect is drawn: bring back the picks kept from a run where it was not drawn."""
+    if SELECTED_KEY not in st.session_state:
+        st.session_state[SELECTED_KEY] = list(st.session_state.get(PICKS_KEY) or [])
+
+
+def after_picker(selected: Sequence[int]) -> None:
+    st.session_state[PICKS_KEY] = list(selected)
 
 
 def clear_selection() -> None:
     st.session_state[SELECTED_KEY] = []
+    st.session_state[PICKS_KEY] = []
 
 
 def bulk_preview() -> tuple[list[int], str]:
@@ -189,10 +205,10 @@ def keep_theirs() -> None:
 def accept_selected() -> None:
     nums = selection()
     result = view.run_action(lambda api: api.accept(nums), admin=True)
-    clear_selection()  # after every bulk action, whatever it did: nothing stays picked by itself
-    new_table()
-    if result is None:
+    if result is None:  # not done (the error is shown): the picks stay for a retry
         return
+    clear_selection()  # done: nothing stays picked by itself, at any row position
+    new_table()
     forget_edits(nums)
     skipped = result.get("skipped") or []
     said = (

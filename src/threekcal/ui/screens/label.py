@@ -179,6 +179,7 @@ def actions(nums: list[int], filters: LabelFilters) -> None:
     options = [*nums, *sorted(num for num in picked if num not in nums)]  # picks on other pages stay
     if view.is_admin():  # bulk accept is an admin action; annotators never see it
         chosen, clear = st.columns([6, 1], vertical_alignment="bottom")
+        table_flow.before_picker()
         selected = chosen.multiselect(
             t("label_selected"),
             options,
@@ -186,6 +187,7 @@ def actions(nums: list[int], filters: LabelFilters) -> None:
             format_func=lambda num: f"#{num}",
             placeholder=t("label_select_hint"),
         )
+        table_flow.after_picker(selected)
         clear.button(
             t("label_clear_selection"),
             on_click=table_flow.clear_selection,
