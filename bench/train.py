@@ -145,7 +145,7 @@ def agreement(model_dir: Path, args: argparse.Namespace, threads: int, *, tiny: 
     if tiny:
         tuned = run(model_dir, train, steps=-1, naive=False, epochs=8.0, learning_rate=3e-3, dropout=0.0)
     else:
-        tuned = run(model_dir, train, steps=steps, naive=False, learning_rate=1e-4, dropout=0.0)
+        tuned = run(model_dir, train, steps=steps, naive=False, learning_rate=args.agree_lr, dropout=0.0)
     elapsed = time.perf_counter() - started
     print(f"fine-tuned the {'tiny' if tiny else 'full-size'} model in {elapsed:.0f} s")
     with tempfile.TemporaryDirectory() as scratch:
@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--full-run", action="store_true", help="really fine-tune on 2,000 labels x 3 epochs")
     parser.add_argument("--agree-steps", type=int, default=60)
     parser.add_argument("--agree-words", type=int, default=40, help="longest comment of the agreement check")
+    parser.add_argument("--agree-lr", type=float, default=1e-4, help="learning rate of the agreement check")
     parser.add_argument("--bf16", action="store_true", help="also time bf16 mixed precision")
     parser.add_argument("--agreement-texts", type=int, default=1000)
     parser.add_argument("--skip-agreement", action="store_true")
