@@ -86,6 +86,7 @@ ADMIN_ONLY = {
     ("post", "/labels/undo"),
     ("get", "/users"),
     ("get", "/export"),
+    ("get", "/comments/export"),
     ("get", "/stats/agreement"),
     ("get", "/disagreements"),
     ("post", "/disagreements/{num}/resolve"),
