@@ -266,7 +266,7 @@ def main() -> None:
     print(f"  key press -> run over (Playwright round trip): {summary(annotate['walls'])}")
     verdict = "met" if statistics.median(annotate["times"]) < GOAL_MS else "NOT met"
     print(f"  goal median < {GOAL_MS} ms: {verdict}")
-    print(f"Table page ({args.table_actions} times: pick one comment, click Accept prediction (1)):")
+    print(f"Table page ({args.table_actions} times: add one comment to the selection, click Accept):")
     print(
         f"  clicks per comment: {table['clicks'] / args.table_actions:.2f} (select box, accept), "
         f"keys per comment: {table['keys'] / args.table_actions:.2f} (Enter, Esc; the number is filled)"

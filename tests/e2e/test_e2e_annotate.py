@@ -26,12 +26,14 @@ SHOWN_JS = r"""() => {
     const heading = Array.from(document.querySelectorAll('h3')).find(h => /^#\d+ · /.test(h.textContent));
     return heading ? heading.textContent : null;
 }"""
-# The page's shown comment differs from ``old`` and the script run is over (the keys are bound again).
+# The page's shown comment differs from ``old`` and the script run is over (Streamlit's run state): a
+# person sees the next comment before the next key. Streamlit drops a shortcut pressed while a run is in
+# progress (3 of 5 presses 30 ms apart counted, in a minimal app), so the test keys at that pace.
 NEXT_JS = r"""(old) => {
     const heading = Array.from(document.querySelectorAll('h3')).find(h => /^#\d+ · /.test(h.textContent));
-    const running = Array.from(document.querySelectorAll('[data-testid="stStatusWidget"]'))
-        .some(widget => widget.innerText.includes('Running'));
-    return heading !== undefined && heading.textContent !== old && !running;
+    const app = document.querySelector('[data-testid="stApp"]');
+    const over = app !== null && app.dataset.testScriptState === 'notRunning';
+    return heading !== undefined && heading.textContent !== old && over;
 }"""
 
 
@@ -126,5 +128,7 @@ def test_ten_comments_labelled_with_keys_only(stack: RunningStack, page: Page) -
     page.keyboard.press("Enter")
     expect(remark).not_to_be_focused()
     expect(remark).to_have_value("typed with keys")
+    page.wait_for_timeout(300)  # a person reads what they typed; the commit (on blur) runs meanwhile
+    page.wait_for_function(NEXT_JS, arg=None, polling=20)
     press_and_wait(page, "2")
     assert stored(stack, [last])[last] == ("disgust", "chosen", "admin", "typed with keys")
