@@ -30,6 +30,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "POST /labels/accept": {"json": {"nums": [1]}},
     "POST /labels/undo": {"json": {}},
     "GET /stats": {},
+    "GET /stats/daily": {},
     "GET /stats/agreement": {},
     "GET /users": {},
     "GET /export": {},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from threekcal.pipeline import batches
 from threekcal.pipeline.apply_local import apply_batch_local
 from threekcal.pipeline.checkpoints import APPLY_BEFORE_COMMIT, APPLY_CHUNK_COMMITTED
 from threekcal.pipeline.records import log_record
-from threekcal.settings import Settings
+from threekcal.settings import Settings, get_settings
 
 USERS = ("ana", "bo", "chen")
 MODELS = ("m@1", "m@2")
@@ -138,9 +139,12 @@ class World:
                 else:
                     labels.set_label(session, num, label=self.rng.choice(LABELS), by=by)
                 if self.rng.random() < 0.3:  # served from the audit queue
-                    audited = session.get(Comment, num, populate_existing=True)
-                    assert audited is not None
-                    audited.audit = not audited.audit
+                    if self.rng.random() < 0.5:  # an ORM bulk UPDATE
+                        session.execute(update(Comment).where(Comment.num == num).values(audit=True))
+                    else:  # a change of a loaded object
+                        audited = session.get(Comment, num, populate_existing=True)
+                        assert audited is not None
+                        audited.audit = not audited.audit
                     session.commit()
             except labels.LabelConflictError:
                 pass
@@ -227,12 +231,21 @@ def test_random_writes_keep_the_aggregates_equal_to_a_recomputation(settings: Se
     _assert_consistent(settings.database_url)
 
 
-def test_verify_finds_a_manual_change_and_rebuild_fixes_it(settings: Settings, monkeypatch) -> None:
+@pytest.fixture
+def cli_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """The CLI reads THREEKCAL_DATABASE_URL through the cached get_settings()."""
+    monkeypatch.setenv("THREEKCAL_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    yield settings
+    get_settings.cache_clear()
+
+
+def test_verify_finds_a_manual_change_and_rebuild_fixes_it(cli_settings: Settings) -> None:
+    settings = cli_settings
     world = World(settings, random.Random(7))
     for _ in range(25):
         world.step()
     world.insert()
-    monkeypatch.setenv("THREEKCAL_DATABASE_URL", settings.database_url)
     runner = CliRunner()
     assert runner.invoke(app, ["stats", "verify"]).exit_code == 0
     with engine_for(settings.database_url).begin() as connection:

@@ -73,6 +73,7 @@ ROUTES: dict[str, Action] = {
     "POST /labels/accept": Action.BULK_ACCEPT,
     "POST /labels/undo": Action.UNDO_OWN,  # undoing someone else's change also needs UNDO_ANY
     "GET /stats": Action.READ_PUBLIC,  # the per-user table only with USER_STATS
+    "GET /stats/daily": Action.READ_PUBLIC,
     "GET /stats/agreement": Action.USER_STATS,
     "GET /users": Action.USER_STATS,
     "GET /export": Action.EXPORT,

@@ -8,7 +8,10 @@ after it minus those before it (``Delta``), applied in the same transaction as t
 - new comments: ``add_comments`` (db/queries.py, db/idempotency.py; the bulk importer calls it per chunk);
 - ORM changes of ``Comment`` (labels set, accepted, undone, resolved; the audit flag; deletes; rows added
   with ``session.add``): counted at flush by the ``after_flush`` listener below, from the attributes'
-  history, so no label rule in db/labels.py has to remember it;
+  history, so no label rule in db/labels.py has to remember it; ``session.execute(update(Comment)...)``
+  and ``delete(Comment)`` are counted by the ``do_orm_execute`` listener (rows read before and after);
+- Core statements on a Connection (``connection.execute(update(comments))``) are NOT seen: such writers
+  call this module themselves, or ``threekcal stats rebuild`` repairs the counts afterwards;
 - applied predictions (local and Spark apply, backfills): ``merge_predictions`` in pipeline/merge.py
   reads the rows the merge will change under a row lock, then merges, then applies the delta.
 
@@ -33,7 +36,7 @@ from sqlalchemy import Table, delete, event, func, inspect, select
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 from sqlalchemy.orm.attributes import get_history
 
 from threekcal.db.models import Comment, StatsCurve, StatsHourly, StatsLabel, StatsScore, StatsUser
@@ -118,7 +121,8 @@ def contributions(row: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Any, ...]
     hourly = (1, int(labeled), int(scored), int(correct), int(scored and audit), int(correct and audit))
     both_known = label in _LABEL_SET and predicted in _LABEL_SET
     for scope in (ALL_USERS, user):
-        yield "stats_hourly", (scope, hour, model, predicted or ""), hourly
+        # The mix per model version is kept for all users only: per user it would double the hourly rows.
+        yield "stats_hourly", (scope, hour, model if scope == ALL_USERS else "", predicted or ""), hourly
         if labeled:
             calibration = (
                 score_bin(score, CALIBRATION_BINS, CALIBRATION_BINS - 1) if score is not None else NO_BIN
@@ -259,6 +263,52 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 
 
 event.listen(Session, "after_flush", _after_flush)
+
+
+def _state_rows(connection: Connection, where: Any, *, lock: bool) -> dict[int, dict[str, Any]]:
+    table = Comment.__table__
+    query = select(table.c.num, *(table.c[name] for name in STATE_COLUMNS))
+    if where is not None:
+        query = query.where(where)
+    if lock and connection.dialect.name != "sqlite":
+        query = query.with_for_update()
+    return {row["num"]: dict(row) for row in connection.execute(query).mappings()}
+
+
+def _orm_bulk_write(state: ORMExecuteState) -> Any:
+    """``session.execute(update(Comment)...)`` / ``delete(Comment)``: the rows it matches are read (and
+    locked) before, again after, and the difference counted in the same transaction."""
+    if not (state.is_update or state.is_delete):
+        return None
+    statement = state.statement
+    target = getattr(statement, "table", None)
+    if target is None or getattr(target, "name", None) != Comment.__tablename__:
+        return None
+    connection = state.session.connection()
+    where = getattr(statement, "whereclause", None)
+    before = _state_rows(connection, where, lock=True)
+    result = state.invoke_statement()
+    delta = Delta()
+    if state.is_delete:
+        for row in before.values():
+            delta.remove(row)
+    else:
+        table = Comment.__table__
+        nums = sorted(before)
+        after: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(nums), 1000):
+            after |= _state_rows(connection, table.c.num.in_(nums[start : start + 1000]), lock=False)
+        for num, row in before.items():
+            if num in after:
+                delta.change(row, after[num])
+            else:
+                delta.remove(row)
+    if delta:
+        delta.apply(connection)
+    return result
+
+
+event.listen(Session, "do_orm_execute", _orm_bulk_write)
 
 
 # --- Applied predictions ------------------------------------------------------------------------------------

@@ -601,8 +601,9 @@ def _hourly_days(
             continue
         entry["predicted"] += total
         entry["by_prediction"][predicted] = entry["by_prediction"].get(predicted, 0) + total
-        mix = entry["by_model"].setdefault(model or UNKNOWN_MODEL, {})
-        mix[predicted] = mix.get(predicted, 0) + total
+        if scope.request_user is None:  # kept for all users only (db/aggregates.py)
+            mix = entry["by_model"].setdefault(model or UNKNOWN_MODEL, {})
+            mix[predicted] = mix.get(predicted, 0) + total
     result = []
     for day in sorted(days):
         if (since is not None and day < since) or (until is not None and day > until):

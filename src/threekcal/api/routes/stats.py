@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from threekcal.api.deps import SessionDep, SettingsDep
 from threekcal.api.errors import error_responses, validation_error
-from threekcal.api.policy import Action, Allowed, Identified, allowed
+from threekcal.api.policy import Action, Allowed, Identified, allowed, require
 from threekcal.api.schemas import AgreementOut, DailyOut, LabelSource, StatsOut
 from threekcal.db import judgements, stats
 from threekcal.validation import MAX_USER_CHARS
@@ -73,14 +73,14 @@ def get_stats(
 @router.get(
     "/stats/daily",
     response_model=DailyOut,
-    responses=error_responses(429, 503),
+    responses=error_responses(503),
+    dependencies=[Depends(require(Action.READ_PUBLIC))],
     summary="Per day in a time zone: counts, predicted mix per model version, accuracy with its n",
     description="Reads only the aggregate tables: the cost does not grow with the number of comments. "
     "`since`/`until` are local days (inclusive). Days without comments are left out.",
 )
 def get_daily(
     session: SessionDep,
-    _caller: Identified(Action.READ_PUBLIC),
     request_user: Annotated[
         str | None, Query(max_length=MAX_USER_CHARS, description="Only this user.")
     ] = None,
