@@ -143,7 +143,7 @@ def test_submit_predict_label_and_see_statistics_in_the_browser(stack: RunningSt
     # Statistics: a reload shows the new label in the accuracy and the confusion matrix.
     page.goto(f"{stack.ui_url}/statistics")
     accuracy = page.get_by_test_id("stMetric").filter(has_text="Accuracy").first
-    expect(accuracy.get_by_test_id("stMetricValue")).to_have_text("0.0%")
+    expect(accuracy.get_by_test_id("stMetricValue")).to_have_text("0.0% (n=1)")
     labelled = page.get_by_test_id("stMetric").filter(has_text="Labelled and predicted")
     expect(labelled.get_by_test_id("stMetricValue")).to_have_text("1")
     page.wait_for_function(

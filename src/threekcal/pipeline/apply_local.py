@@ -87,11 +87,13 @@ def _stage_rows(connection: Connection, chunk: Sequence[ValidRecord]) -> None:
     )
 
 
-def _apply_chunk_local(connection: Connection, chunk: Sequence[ValidRecord]) -> tuple[int, list[int]]:
+def _apply_chunk_local(
+    connection: Connection, chunk: Sequence[ValidRecord], *, ties: bool
+) -> tuple[int, list[int]]:
     _drop_local_staging(connection)
     local_staging.create(connection)
     _stage_rows(connection, chunk)
-    updated = merge_predictions(connection, local_staging)
+    updated = merge_predictions(connection, local_staging, ties=ties)
     unknown = list(connection.execute(unknown_nums_query(local_staging)).scalars())
     _drop_local_staging(connection)
     return updated, unknown
@@ -140,7 +142,9 @@ def apply_batch_local(
                 return None
             chunk = current.records
             with engine.begin() as connection:
-                updated, missing = _apply_chunk_local(connection, chunk) if chunk else (0, [])
+                # After the first chunk a tie is most likely this log's own earlier line: the later one wins,
+                # as it does inside a chunk and in the Spark engine, which reads the whole log at once.
+                updated, missing = _apply_chunk_local(connection, chunk, ties=index > 0) if chunk else (0, [])
                 applied_rows += updated
                 unknown_count += len(missing)
                 unknown = sorted(set(unknown) | set(missing))[:UNKNOWN_SAMPLE]

@@ -74,19 +74,21 @@ def time_text(record: ValidRecord) -> str:
     return record.prediction_time.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _merge_conditions(source: Table, run_id: str | None) -> list[Any]:
+def _merge_conditions(source: Table, run_id: str | None, ties: bool = False) -> list[Any]:
+    stored, new = comments.c.prediction_time, source.c.prediction_time
     conditions = [
         comments.c.num == source.c.num,
-        or_(comments.c.prediction_time.is_(None), comments.c.prediction_time < source.c.prediction_time),
+        or_(stored.is_(None), stored <= new if ties else stored < new),
     ]
     if run_id is not None:
         conditions.append(source.c.run_id == run_id)
     return conditions
 
 
-def merge_statement(source: Table, run_id: str | None = None) -> Any:
-    """UPDATE comments from ``source`` where the stored prediction is missing or older."""
-    conditions = _merge_conditions(source, run_id)
+def merge_statement(source: Table, run_id: str | None = None, ties: bool = False) -> Any:
+    """UPDATE comments from ``source`` where the stored prediction is missing or older (or as old, with
+    ``ties``: a later chunk of the log being applied, whose later line wins a tie)."""
+    conditions = _merge_conditions(source, run_id, ties)
     return update(comments).where(*conditions).values({name: source.c[name] for name in PREDICTION_COLUMNS})
 
 
@@ -94,7 +96,9 @@ class MergeRaceError(RuntimeError):
     """The merge changed other rows than were counted: the transaction is rolled back, nothing is lost."""
 
 
-def merge_predictions(connection: Connection, source: Table, run_id: str | None = None) -> int:
+def merge_predictions(
+    connection: Connection, source: Table, run_id: str | None = None, *, ties: bool = False
+) -> int:
     """``merge_statement`` and its change of the statistics counts, in the caller's transaction.
 
     The rows the merge will change are read first (locked on MariaDB; SQLite has one writer) with their
@@ -103,7 +107,7 @@ def merge_predictions(connection: Connection, source: Table, run_id: str | None 
     query = select(
         *(comments.c[name] for name in aggregates.STATE_COLUMNS),
         *(source.c[name].label(f"new_{name}") for name in PREDICTION_COLUMNS),
-    ).where(*_merge_conditions(source, run_id))
+    ).where(*_merge_conditions(source, run_id, ties))
     if connection.dialect.name != "sqlite":
         query = query.with_for_update()
     delta = aggregates.Delta()
@@ -111,7 +115,7 @@ def merge_predictions(connection: Connection, source: Table, run_id: str | None 
     for row in connection.execution_options(yield_per=MERGE_READ_ROWS).execute(query).mappings():
         delta.change(row, {**row, **{name: row[f"new_{name}"] for name in PREDICTION_COLUMNS}})
         counted += 1
-    updated = int(connection.execute(merge_statement(source, run_id)).rowcount)
+    updated = int(connection.execute(merge_statement(source, run_id, ties)).rowcount)
     if updated != counted:
         raise MergeRaceError(f"merge updated {updated} rows, {counted} were counted")
     delta.apply(connection)
