@@ -171,12 +171,17 @@ def probe_agreement(model_dir: Path, args: argparse.Namespace, threads: int) -> 
     the encoder re-drawn as transformers initialises it before pre-training (N(0, 0.02)), which keeps the
     words in the residual stream. The encoder's fp32 ``<s>`` hidden states of ``--probe-train`` labelled
     comments are computed once (batched, no grad); a logistic regression is fitted on
-    ``tanh(scale * standardised features)``; that is written into RobertaClassificationHead exactly (dense =
+    ``tanh(scale * (features - mean) / sd)``; that is written into RobertaClassificationHead exactly (dense =
     diagonal ``scale / sd`` with bias ``-scale * mean / sd``, tanh, out_proj = the fitted coefficients and
-    intercepts), so the saved model computes the fitted classifier itself. That model directory then goes
-    through the product's own path (``load_classifier``: fused ONNX export, ``quantize_dynamic`` int8) on
-    held-out comments of another seed: accuracy of each backend, top-label agreement with 95% Wilson
-    intervals, and the fp32 top-1 minus top-2 probability (how close decisions are to a boundary).
+    intercepts), so the saved model computes the fitted classifier itself. ``--probe-head uniform`` (the
+    default) uses one ``sd`` (the mean over features) so the dense weight is ``c * I``, which per-tensor
+    int8 holds exactly; ``standardised`` uses each feature's own ``sd``: a diagonal spanning a wide range,
+    whose small entries per-tensor int8 rounds away (an artefact of this construction, not of a trained
+    head). Features are cached next to the model (``probe-features-*.npy``) for reruns. That model
+    directory then goes through the product's own path (``load_classifier``: fused ONNX export,
+    ``quantize_dynamic`` int8) on held-out comments of another seed: accuracy of each backend, top-label
+    agreement with 95% Wilson intervals, and the fp32 top-1 minus top-2 probability (how close decisions
+    are to a boundary).
 
     Caveat: only the head is trained; the body is random (not pre-trained), so its int8 rounding error
     relative to the signal the head reads is not that of the real fine-tuned model.
@@ -202,18 +207,26 @@ def probe_agreement(model_dir: Path, args: argparse.Namespace, threads: int) -> 
     if args.probe_init == "standard":
         _standard_init(model, seed=args.probe_seed)
     started = time.perf_counter()
-    features = _cls_features(model, tokenizer, pad_id, [example.text for example in train])
+    cache = model_dir.parent / f"probe-features-{args.probe_init}-{args.probe_seed}-{len(train)}-{words}.npy"
+    if cache.exists():  # the same encoder and comments: the features of an earlier run
+        features = np.load(cache)
+    else:
+        features = _cls_features(model, tokenizer, pad_id, [example.text for example in train])
+        np.save(cache, features)
     print(
         f"fp32 <s> features of {len(train)} training comments (up to {words + 1} words): "
         f"{time.perf_counter() - started:.0f} s",
         flush=True,
     )
     mean, sd = features.mean(axis=0), features.std(axis=0) + 1e-6
+    if args.probe_head == "uniform":  # one scale for every feature: a dense weight int8 can hold exactly
+        sd = np.full_like(sd, sd.mean())
     scaled = np.tanh(args.probe_scale * (features - mean) / sd)
     started = time.perf_counter()
     probe = LogisticRegression(C=args.probe_c, max_iter=3000).fit(scaled, [e.label for e in train])
     print(
-        f"logistic regression head (C={args.probe_c:g}, scale {args.probe_scale:g}): "
+        f"logistic regression head ({args.probe_head} dense, C={args.probe_c:g}, "
+        f"scale {args.probe_scale:g}): "
         f"training accuracy {probe.score(scaled, [e.label for e in train]):.1%}, "
         f"fitted in {time.perf_counter() - started:.0f} s",
         flush=True,
@@ -353,6 +366,12 @@ def main() -> None:
         help="encoder weights under the probe: transformers' standard init, or the test model's as built",
     )
     parser.add_argument("--probe-seed", type=int, default=0)
+    parser.add_argument(
+        "--probe-head",
+        choices=("uniform", "standardised"),
+        default="uniform",
+        help="dense layer of the head: one scale for all features (int8 holds it exactly) or per feature",
+    )
     parser.add_argument("--probe-c", type=float, default=0.1, help="inverse L2 strength of the probe")
     parser.add_argument("--probe-scale", type=float, default=0.5, help="tanh input scale of the head")
     parser.add_argument("--agree-steps", type=int, default=60)
