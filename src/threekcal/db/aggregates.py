@@ -227,6 +227,113 @@ def add_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> N
     delta.apply(connection)
 
 
+def _sqlite_hour(column: str) -> str:
+    # The hour's start is a whole number of hours: the division is exact (also before 1970), as hour_of.
+    return f"CAST(strftime('%s', substr({column}, 1, 13) || ':00:00') AS INTEGER) / 3600"
+
+
+def _when(condition: str) -> str:
+    return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+
+def _range_statements() -> list[tuple[str, str]]:
+    """(table, SQLite statement) pairs that add the contributions of the comments numbered :first to
+    :last (both inclusive) to the tables: ``contributions`` as GROUP BYs, in TABLES order. Curves are
+    left to Python (``add_comment_range``): they parse prediction_scores."""
+    hour = _sqlite_hour("request_time")
+    labeled, predicted = "label IS NOT NULL", "prediction_result IS NOT NULL"
+    scored = f"{labeled} AND {predicted}"
+    correct = f"{scored} AND label = prediction_result"
+    known = ", ".join(f"'{label}'" for label in LABELS)
+    mix = [_when(f"prediction_result = '{label}'") for label in LABELS]
+    calibration = (
+        f"CASE WHEN prediction_score IS NULL THEN {NO_BIN} "
+        f"ELSE max(0, min({CALIBRATION_BINS - 1}, "
+        f"CAST(prediction_score * {CALIBRATION_BINS} AS INTEGER))) END"
+    )
+    confidence = (
+        f"sum(CASE WHEN prediction_score IS NULL THEN 0 ELSE CAST(prediction_score * {NANO} AS INTEGER) END)"
+    )
+    histogram = f"max(0, min({HISTOGRAM_BINS - 1}, CAST(prediction_score * {HISTOGRAM_BINS} AS INTEGER)))"
+    in_range = "num BETWEEN ? AND ?"
+
+    def upsert(table: str, keys: list[str], values: list[str], where: str = "") -> tuple[str, str]:
+        columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
+        assert len(columns) == len(keys) + len(values), table
+        added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
+        condition = f"{in_range} AND {where}" if where else in_range
+        group = ", ".join(str(i + 1) for i in range(len(keys)))
+        return table, (
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
+            f"FROM comments WHERE {condition} GROUP BY {group} "
+            f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
+        )
+
+    statements = []
+    hourly = ["count(*)", _when("prediction_result IS NULL"), _when(labeled), _when(scored), _when(correct),
+              _when(f"{scored} AND audit"), _when(f"{correct} AND audit"), *mix]  # fmt: skip
+    for scope in ("''", "request_user"):
+        statements.append(upsert("stats_hourly", [scope, hour], hourly))
+    statements.append(
+        upsert(
+            "stats_model_hourly",
+            [hour, "coalesce(model_version, '')"],
+            mix,
+            f"prediction_result IN ({known})",
+        )
+    )
+    statements.append(
+        upsert("stats_users", ["request_user"], ["count(*)", _when(labeled), _when(scored), _when(correct)])
+    )
+    for scope in ("''", "request_user"):
+        keys = [scope, "coalesce(label_source, '')", "CASE WHEN audit THEN 1 ELSE 0 END", "label",
+                "coalesce(prediction_result, '')", calibration]  # fmt: skip
+        statements.append(upsert("stats_labels", keys, ["count(*)", confidence], labeled))
+    for scope in ("''", "request_user"):
+        keys = [scope, "prediction_result", histogram]
+        statements.append(
+            upsert("stats_scores", keys, ["count(*)"], f"{predicted} AND prediction_score IS NOT NULL")
+        )
+    return statements
+
+
+_RANGE_STATEMENTS = _range_statements()
+
+
+def add_comment_range(connection: Connection, first: int, last: int) -> None:
+    """Counts the new comments numbered ``first`` to ``last`` (both inclusive; every row of the range is
+    new): the database sums them (GROUP BY per table) on SQLite, Python (``add_comments``) elsewhere.
+
+    Call it in the transaction of their INSERT, after it, like ``add_comments``."""
+    table = Comment.__table__
+    if connection.dialect.name != "sqlite":
+        columns = [table.c[name] for name in STATE_COLUMNS]
+        for start in range(first, last + 1, RECOMPUTE_CHUNK):
+            end = min(last, start + RECOMPUTE_CHUNK - 1)
+            rows = connection.execute(select(*columns).where(table.c.num.between(start, end))).mappings()
+            add_comments(connection, rows)
+        return
+    for _table, statement in _RANGE_STATEMENTS:
+        connection.exec_driver_sql(statement, (first, last))
+    # ROC/PR curves: only comments with a known label, a known prediction and probabilities (an import has
+    # none); Python parses their prediction_scores.
+    scored = select(*(table.c[name] for name in STATE_COLUMNS)).where(
+        table.c.num.between(first, last),
+        table.c.prediction_scores.is_not(None),
+        table.c.label.in_(LABELS),
+        table.c.prediction_result.in_(LABELS),
+    )
+    delta = Delta()
+    curves = delta.cells["stats_curves"]
+    for row in connection.execute(scored).mappings():
+        for name, key, counts in contributions(row):
+            if name == "stats_curves":
+                cell = curves.setdefault(key, [0] * len(counts))
+                for i, n in enumerate(counts):
+                    cell[i] += n
+    delta.apply(connection)
+
+
 def remove_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Uncounts comments deleted with Core statements (same transaction as the DELETE)."""
     delta = Delta()

@@ -358,7 +358,13 @@ def store_chunk(connection: Connection, chunk: Sequence[tuple[tuple[Any, ...], C
             f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
             "nothing of this chunk was stored; run the import again to finish it"
         )
-    aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
+    if connection.dialect.name == "sqlite":
+        # The chunk holds SQLite's write lock from its INSERT to its commit, so its rows got the numbers
+        # right after the largest one before it, one after the other: the database counts them there.
+        last = int(connection.execute(select(func.max(comments.c.num))).scalar_one())
+        aggregates.add_comment_range(connection, last - len(new) + 1, last)
+    else:
+        aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
     return [values[0] for values, _record in new]
 
 
