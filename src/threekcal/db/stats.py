@@ -253,7 +253,7 @@ def _score_histogram(session: Session, scope: StatsScope) -> dict[str, Any]:
 def _probability_bins(scope: StatsScope) -> CompoundSelect[Any]:
     """Per label, the labelled rows grouped by the bin of that label's stored probability column.
 
-    Seven small GROUP BYs over the index ``ix_comments_label``, which holds every column they read."""
+    Seven small GROUP BYs over ``comments`` (the recomputation of before issue 12)."""
     return union_all(
         *(
             select(
