@@ -323,12 +323,13 @@ class ImportRaceError(RuntimeError):
 
 
 def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[str]:
+    # Driver-level statements: SQLAlchemy would compile a bound parameter per receipt (~4 µs a row).
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     found: set[str] = set()
     for start in range(0, len(receipts), RECEIPT_LOOKUP_BATCH):
-        batch = receipts[start : start + RECEIPT_LOOKUP_BATCH]
-        found.update(
-            connection.execute(select(comments.c.receipt).where(comments.c.receipt.in_(batch))).scalars()
-        )
+        batch = tuple(receipts[start : start + RECEIPT_LOOKUP_BATCH])
+        query = f"SELECT receipt FROM comments WHERE receipt IN ({', '.join([marker] * len(batch))})"
+        found.update(row[0] for row in connection.exec_driver_sql(query, batch))
     return found
 
 
