@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -399,29 +400,48 @@ def import_comments(
     report = ImportReport()
     chunk: list[tuple[tuple[Any, ...], CommentRecord]] = []
 
-    def flush() -> None:
+    def store(rows: list[tuple[tuple[Any, ...], CommentRecord]]) -> None:
         with engine.begin() as connection:
             if sqlite_cache_mib is not None and connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{int(sqlite_cache_mib) * 1024}")
-            receipts = store_chunk(connection, chunk)
+            receipts = store_chunk(connection, rows)
             if after_chunk is not None:
                 after_chunk(connection, receipts)
         report.stored += len(receipts)
-        report.already_present += len(chunk) - len(receipts)
-        chunk.clear()
-        progress(source.position)
+        report.already_present += len(rows) - len(receipts)
 
-    for where, checked in _checked(source):
-        report.rows += 1
-        if isinstance(checked, str):
-            report.bad += 1
-            if not strict:
-                on_bad(BadRow(where, checked))
-            continue
-        chunk.append((stored_values(checked), checked))
-        if len(chunk) >= chunk_rows:
+    # A writer thread stores one chunk while this one reads and checks the next: the database drivers let
+    # go of the GIL while the database works, so reading and writing overlap. At most two chunks are in
+    # memory; a chunk that fails stops the import at the next hand-over (earlier chunks stay stored).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="threekcal-import") as writer:
+        storing: tuple[Future[None], int] | None = None
+
+        def wait() -> None:
+            nonlocal storing
+            if storing is not None:
+                future, position = storing
+                storing = None
+                future.result()
+                progress(position)
+
+        def flush() -> None:
+            nonlocal chunk, storing
+            wait()
+            storing = (writer.submit(store, chunk), source.position)
+            chunk = []
+
+        for where, checked in _checked(source):
+            report.rows += 1
+            if isinstance(checked, str):
+                report.bad += 1
+                if not strict:
+                    on_bad(BadRow(where, checked))
+                continue
+            chunk.append((stored_values(checked), checked))
+            if len(chunk) >= chunk_rows:
+                flush()
+        if chunk:
             flush()
-    if chunk:
-        flush()
+        wait()
     progress(source.position)
     return report
