@@ -115,7 +115,8 @@ class Comment(Base):
         Index("ix_comments_request_user_num", "request_user", "num"),
         Index("ix_comments_request_time", "request_time"),
         Index("ix_comments_prediction_result", "prediction_result", "prediction_score"),
-        Index("ix_comments_label", "label"),  # the primary key follows: (label, num) for newest/oldest
+        # The primary key follows the columns: label + prediction_result pages walk it in number order.
+        Index("ix_comments_label", "label", "prediction_result"),
         Index("ix_comments_score_num", "prediction_score", "num"),
         Index("ix_comments_prediction_time", "prediction_time"),
         Index("ix_comments_label_source", "label_source", "label"),

@@ -5,9 +5,9 @@ before, used by the benchmark) still works, only slower. Each index costs every 
 microseconds on SQLite (issue 12: `threekcal import` at 50,000 rows/s). Dropped:
 ``ix_comments_user_labels`` (request_user, label, prediction_result): the list pages filter by user with
 ``ix_comments_request_user_num``. Narrowed: ``ix_comments_label`` (label, prediction_result,
-prediction_score, score_<label> x 7) to (label), which with the primary key after it also serves
-newest/oldest pages filtered by label; ``ix_comments_request_time`` (request_time, prediction_result,
-label) to (request_time), what since/until need.
+prediction_score, score_<label> x 7) to (label, prediction_result), which with the primary key after it
+serves newest/oldest pages filtered by label and prediction result; ``ix_comments_request_time``
+(request_time, prediction_result, label) to (request_time), what since/until need.
 
 Revision ID: 0008_import_indexes
 Revises: 0007_stats_aggregates
@@ -29,7 +29,7 @@ LABELS = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")  
 def upgrade() -> None:
     op.drop_index("ix_comments_user_labels", table_name="comments")
     op.drop_index("ix_comments_label", table_name="comments")
-    op.create_index("ix_comments_label", "comments", ["label"])
+    op.create_index("ix_comments_label", "comments", ["label", "prediction_result"])
     op.drop_index("ix_comments_request_time", table_name="comments")
     op.create_index("ix_comments_request_time", "comments", ["request_time"])
 
