@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from scipy.stats import binomtest
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -357,3 +357,33 @@ def test_hourly_counts_are_keyed_by_utc_hour(db_url: str) -> None:
         aggregates.add_comments(connection, [values])
         hours = list(connection.scalars(select(StatsHourly.hour).where(StatsHourly.scope == "")))
     assert hours == [25]
+
+
+def test_a_range_of_new_comments_is_counted_as_add_comments_counts_them(db_url: str) -> None:
+    """add_comment_range (the import's GROUP BYs on SQLite) counts what contributions() counts: every kind
+    of row, hours before 1970 and within an hour's last microsecond, scores on bin edges, curves."""
+    rng = random.Random(5)
+    rows = []
+    for i in range(400):
+        predicted = rng.choice([None, *LABELS, "other"])
+        label = rng.choice([None, None, *LABELS])
+        score = None if predicted is None else rng.choice([0.0, 0.05, 0.1, 0.95, 1.0, rng.random()])
+        scores = None
+        if predicted is not None and rng.random() < 0.5:
+            scores = {name: rng.choice([0.0, 0.02, 0.5, 1.0, rng.random()]) for name in LABELS}
+        when = datetime(1969, 12, 31, 22, tzinfo=UTC) + timedelta(minutes=rng.randrange(240))
+        if i % 7 == 0:
+            when = when.replace(minute=59, second=59, microsecond=999_999)
+        rows.append({
+            "receipt": f"range-{i}", "comments": f"text {i}", "request_user": rng.choice(["ana", "bo", "cy"]),
+            "request_time": when, "prediction_result": predicted, "prediction_score": score,
+            "prediction_scores": scores, "model_version": rng.choice([None, "m@1", "m@2"]),
+            "label": label, "audit": label is not None and rng.random() < 0.3,
+            "label_source": None if label is None else rng.choice([None, "chosen", "accepted"]),
+        })  # fmt: skip
+    with engine_for(db_url).begin() as connection:
+        connection.execute(insert(Comment.__table__), rows)
+        first, last = connection.execute(select(func.min(Comment.num), func.max(Comment.num))).one()
+        aggregates.add_comment_range(connection, first, last)
+    with engine_for(db_url).connect() as connection:
+        assert [d.describe() for d in aggregates.differences(connection)] == []

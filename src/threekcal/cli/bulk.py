@@ -108,6 +108,7 @@ def import_command(
                 source,
                 strict=strict,
                 chunk_rows=settings.chunk_rows,
+                sqlite_cache_mib=settings.import_sqlite_cache_mib,
                 on_bad=report_bad,
                 progress=lambda position: progress.update(task, completed=position),
             )

@@ -227,6 +227,116 @@ def add_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> N
     delta.apply(connection)
 
 
+def _sqlite_hour(column: str) -> str:
+    # The hour's start is a whole number of hours: the division is exact (also before 1970), as hour_of.
+    return f"CAST(strftime('%s', substr({column}, 1, 13) || ':00:00') AS INTEGER) / 3600"
+
+
+_CHUNK_TABLE = "temp.stats_new_comments"
+
+
+def _range_statements() -> list[str]:
+    """SQLite statements that add the contributions of the comments numbered ? to ? (both inclusive) to
+    the tables: ``contributions`` as GROUP BYs, in TABLES order. The first copies what the counts need of
+    those rows, each key computed once (hour, bins), into a temporary table that the others group;
+    the last drops it. Curves are left to Python (``add_comment_range``): they parse prediction_scores."""
+    calibration = (
+        f"CASE WHEN prediction_score IS NULL THEN {NO_BIN} "
+        f"ELSE max(0, min({CALIBRATION_BINS - 1}, "
+        f"CAST(prediction_score * {CALIBRATION_BINS} AS INTEGER))) END"
+    )
+    labeled, predicted = "label IS NOT NULL", "prediction_result IS NOT NULL"
+    scored = f"{labeled} AND {predicted}"
+    correct = f"{scored} AND label = prediction_result"
+    derived = {
+        "u": "request_user",
+        "h": _sqlite_hour("request_time"),
+        "p": "prediction_result",
+        "l": "label",
+        "src": "coalesce(label_source, '')",
+        "a": "CASE WHEN audit THEN 1 ELSE 0 END",
+        "m": "coalesce(model_version, '')",
+        "cal": calibration,
+        "conf": f"CASE WHEN prediction_score IS NULL THEN 0 "
+        f"ELSE CAST(prediction_score * {NANO} AS INTEGER) END",
+        "hist": f"CASE WHEN {predicted} AND prediction_score IS NOT NULL THEN "
+        f"max(0, min({HISTOGRAM_BINS - 1}, CAST(prediction_score * {HISTOGRAM_BINS} AS INTEGER))) END",
+        "pend": f"CASE WHEN {predicted} THEN 0 ELSE 1 END",
+        "lab": f"CASE WHEN {labeled} THEN 1 ELSE 0 END",
+        "sc": f"CASE WHEN {scored} THEN 1 ELSE 0 END",
+        "cor": f"CASE WHEN {correct} THEN 1 ELSE 0 END",
+    }
+    statements = [
+        f"DROP TABLE IF EXISTS {_CHUNK_TABLE}",
+        f"CREATE TABLE {_CHUNK_TABLE} AS SELECT "
+        + ", ".join(f"{sql} AS {name}" for name, sql in derived.items())
+        + " FROM comments WHERE num BETWEEN ? AND ?",
+    ]
+
+    def upsert(table: str, keys: list[str], values: list[str], where: str = "true") -> None:
+        columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
+        assert len(columns) == len(keys) + len(values), table
+        added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
+        group = ", ".join(str(i + 1) for i in range(len(keys)))
+        statements.append(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
+            f"FROM {_CHUNK_TABLE} WHERE {where} GROUP BY {group} "
+            f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
+        )
+
+    known = ", ".join(f"'{label}'" for label in LABELS)
+    mix = [f"sum(CASE WHEN p = '{label}' THEN 1 ELSE 0 END)" for label in LABELS]
+    hourly = ["count(*)", "sum(pend)", "sum(lab)", "sum(sc)", "sum(cor)", "sum(sc * a)", "sum(cor * a)", *mix]
+    for scope in ("''", "u"):
+        upsert("stats_hourly", [scope, "h"], hourly)
+    upsert("stats_model_hourly", ["h", "m"], mix, f"p IN ({known})")
+    upsert("stats_users", ["u"], ["count(*)", "sum(lab)", "sum(sc)", "sum(cor)"])
+    for scope in ("''", "u"):
+        upsert("stats_labels", [scope, "src", "a", "l", "coalesce(p, '')", "cal"], ["count(*)", "sum(conf)"],
+               "l IS NOT NULL")  # fmt: skip
+    for scope in ("''", "u"):
+        upsert("stats_scores", [scope, "p", "hist"], ["count(*)"], "hist IS NOT NULL")
+    statements.append(f"DROP TABLE {_CHUNK_TABLE}")
+    return statements
+
+
+_RANGE_STATEMENTS = _range_statements()
+
+
+def add_comment_range(connection: Connection, first: int, last: int) -> None:
+    """Counts the new comments numbered ``first`` to ``last`` (both inclusive; every row of the range is
+    new): the database sums them (GROUP BY per table) on SQLite, Python (``add_comments``) elsewhere.
+
+    Call it in the transaction of their INSERT, after it, like ``add_comments``."""
+    table = Comment.__table__
+    if connection.dialect.name != "sqlite":
+        columns = [table.c[name] for name in STATE_COLUMNS]
+        for start in range(first, last + 1, RECOMPUTE_CHUNK):
+            end = min(last, start + RECOMPUTE_CHUNK - 1)
+            rows = connection.execute(select(*columns).where(table.c.num.between(start, end))).mappings()
+            add_comments(connection, rows)
+        return
+    for statement in _RANGE_STATEMENTS:
+        connection.exec_driver_sql(statement, (first, last) if "?" in statement else ())
+    # ROC/PR curves: only comments with a known label, a known prediction and probabilities (an import has
+    # none); Python parses their prediction_scores.
+    scored = select(*(table.c[name] for name in STATE_COLUMNS)).where(
+        table.c.num.between(first, last),
+        table.c.prediction_scores.is_not(None),
+        table.c.label.in_(LABELS),
+        table.c.prediction_result.in_(LABELS),
+    )
+    delta = Delta()
+    curves = delta.cells["stats_curves"]
+    for row in connection.execute(scored).mappings():
+        for name, key, counts in contributions(row):
+            if name == "stats_curves":
+                cell = curves.setdefault(key, [0] * len(counts))
+                for i, n in enumerate(counts):
+                    cell[i] += n
+    delta.apply(connection)
+
+
 def remove_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> None:
     """Uncounts comments deleted with Core statements (same transaction as the DELETE)."""
     delta = Delta()

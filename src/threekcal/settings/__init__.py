@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # the apply of a prediction log, the backfill and the export.
     chunk_rows: int = Field(default=50_000, ge=1, le=1_000_000)
     export_chunk_rows: int = Field(default=1000, ge=1, le=100_000)  # rows per query of an export
+    # SQLite page cache of `threekcal import` (MiB): its indexes' pages stay in memory instead of being
+    # read again for every chunk (the default 2 MiB makes an import slower and slower as the table grows)
+    import_sqlite_cache_mib: int = Field(default=64, ge=2, le=4096)
 
     @field_validator(
         "submit_rate_limit",
