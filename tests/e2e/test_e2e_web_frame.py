@@ -101,6 +101,61 @@ def test_upload_keeps_3000_pasted_characters_and_a_line_break_and_refuses_them(
     page.get_by_role("button", name="Submit").click()
     expect(page.get_by_text("The comment has 3000 characters; at most 2000 are allowed.")).to_be_visible()
     expect(page.get_by_text("The username must be one line: remove the line break.")).to_be_visible()
-    expect(page.get_by_text("3,000 / 2,000 characters: 1,000 too many")).to_be_visible()
+    expect(page.get_by_test_id("liveCount").last).to_have_text("3,000 / 2,000 characters: 1,000 too many")
     assert len(comment.input_value()) == 3000
     assert username.input_value() == "min\nji"
+
+
+def test_upload_counts_live_while_typing_and_the_server_still_refuses(web_app_alone: WebApp, page) -> None:
+    """The count follows every keystroke (Streamlit sends the box's value only when it is left), counts as
+    threekcal.validation does, turns red past the limit, and only the server's check decides."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{web_app_alone.url}/upload")
+    username = page.get_by_role("textbox", name="Username", exact=True)
+    comment = page.get_by_role("textbox", name="Comment", exact=True)
+    user_count = page.get_by_test_id("liveCount").first
+    comment_count = page.get_by_test_id("liveCount").last
+    expect(page.get_by_test_id("liveCount")).to_have_count(2)
+    expect(comment_count).to_have_text("0 / 2,000 characters")
+
+    comment.press_sequentially(" ab😀\nc ")  # trimmed; the emoji and the line break are one character each
+    expect(comment).to_be_focused()
+    expect(comment_count).to_have_text("5 / 2,000 characters")
+    server_captions = page.locator(
+        '[class*="st-key-upload_"][class*="_count"] [data-testid="stCaptionContainer"]'
+    )
+    expect(server_captions).to_have_count(2)
+    for index in range(2):
+        expect(server_captions.nth(index)).to_be_hidden()  # the live count stands in: one count per box
+    expect(server_captions.nth(1)).to_have_text("0 / 2,000 characters")  # the server has not got it yet
+    username.press_sequentially("Ame\u0301lie")  # NFC: é is one character, as the API counts it
+    expect(user_count).to_have_text("6 / 64 characters")
+    expect(user_count).not_to_have_attribute("data-over", "")
+
+    username.fill("m" * 65)
+    expect(username).to_be_focused()
+    expect(user_count).to_have_text("65 / 64 characters: 1 too many")
+    expect(user_count).to_have_attribute("data-over", "")
+    expect(user_count).to_have_css("color", "rgb(255, 43, 43)")
+    username.press("Backspace")
+    expect(user_count).to_have_text("64 / 64 characters")
+    expect(user_count).not_to_have_attribute("data-over", "")
+    username.press("x")
+
+    comment.fill("x" * 2001)
+    expect(comment_count).to_have_text("2,001 / 2,000 characters: 1 too many")
+    expect(comment_count).to_have_css("color", "rgb(255, 43, 43)")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.get_by_text("The comment has 2001 characters; at most 2000 are allowed.")).to_be_visible()
+    expect(page.get_by_text("The username has 65 characters; at most 64 are allowed.")).to_be_visible()
+    # After the server's rerun: still one count per box, the same text, still red.
+    expect(page.get_by_test_id("liveCount")).to_have_count(2)
+    expect(server_captions.nth(1)).to_have_text("2,001 / 2,000 characters: 1 too many")  # same text, hidden
+    expect(server_captions.nth(1)).to_be_hidden()
+    expect(comment_count).to_have_text("2,001 / 2,000 characters: 1 too many")
+    expect(comment_count).to_have_css("color", "rgb(255, 43, 43)")
+    expect(user_count).to_have_text("65 / 64 characters: 1 too many")
+    comment.press("Backspace")
+    expect(comment_count).to_have_text("2,000 / 2,000 characters")
+    expect(comment_count).not_to_have_css("color", "rgb(255, 43, 43)")

@@ -18,7 +18,18 @@ from threekcal.ui.logic import (
     pending_receipts,
     quote_markdown,
 )
-from threekcal.ui.upload_flow import PROBLEMS_KEY, TEXT_KEY, USER_KEY, refresh_pending, submissions, submit
+from threekcal.ui.upload_flow import (
+    PROBLEMS_KEY,
+    TEXT_COUNT_KEY,
+    TEXT_KEY,
+    USER_COUNT_KEY,
+    USER_KEY,
+    CountedBox,
+    live_count_script,
+    refresh_pending,
+    submissions,
+    submit,
+)
 from threekcal.ui.view import t
 
 POLL_SECONDS = 2
@@ -94,7 +105,8 @@ def results() -> None:
 
 
 def counter(length: int, limit: int) -> None:
-    """The live count under a box, measured as the API measures it; red past the limit."""
+    """The count under a box, measured as the API measures it; red past the limit. The server writes it
+    when it gets the box's value; the live count script shows the same text on every keystroke."""
     key, params = input_count(length, limit)
     text = t(key, **params)
     st.caption(f":red[{text}]" if length > limit else text)
@@ -103,17 +115,29 @@ def counter(length: int, limit: int) -> None:
 st.title(t("upload_title"))
 st.markdown(t("upload_intro"))
 view.show_flashes()
-# No form and no max_chars: each box's count updates as soon as the box is left (or Ctrl+Enter), and
-# nothing typed or pasted is ever cut or dropped; the limits are checked on Submit with the API's rules.
+# No form and no max_chars: nothing typed or pasted is ever cut or dropped; the limits are checked on
+# Submit with the API's rules. Each box's count is the server's caption (updated when the box is left or on
+# Ctrl+Enter), replaced in the browser by a live one that counts the same way on every keystroke.
 # The username box is a text area because a one-line browser input turns a pasted line break into a
 # space, which would then be accepted: here a line break is kept and refused with a message.
 with st.container(border=True):
     user = st.text_area(t("username"), key=USER_KEY, placeholder=t("username_placeholder"), height=68)
-    counter(validation.name_length(user or ""), MAX_USER_CHARS)
+    with st.container(key=USER_COUNT_KEY):
+        counter(validation.name_length(user or ""), MAX_USER_CHARS)
     text = st.text_area(t("comment"), key=TEXT_KEY, placeholder=t("comment_placeholder"), height=150)
-    counter(validation.text_length(text or ""), MAX_COMMENT_CHARS)
+    with st.container(key=TEXT_COUNT_KEY):
+        counter(validation.text_length(text or ""), MAX_COMMENT_CHARS)
     st.caption(t("upload_limits", user_limit=MAX_USER_CHARS, comment_limit=MAX_COMMENT_CHARS))
     st.button(t("submit"), type="primary", on_click=submit, icon=":material/send:", key="upload_submit")
+st.html(
+    live_count_script(
+        [
+            CountedBox(t("username"), USER_COUNT_KEY, MAX_USER_CHARS, "name"),  # validation.name_length
+            CountedBox(t("comment"), TEXT_COUNT_KEY, MAX_COMMENT_CHARS, "text"),  # validation.text_length
+        ]
+    ),
+    unsafe_allow_javascript=True,
+)
 for key, params in st.session_state.pop(PROBLEMS_KEY, []):
     st.error(t(key, **params))
 results()
