@@ -16,6 +16,7 @@ import pytest
 from e2e_stack import stack_environment
 
 from testnet import HeldPort
+from threekcal import validation
 from threekcal.db import migrate
 from waiting import wait_until
 
@@ -142,6 +143,15 @@ def test_upload_counts_live_while_typing_and_the_server_still_refuses(web_app_al
     expect(user_count).to_have_text("64 / 64 characters")
     expect(user_count).not_to_have_attribute("data-over", "")
     username.press("x")
+
+    # The same numbers as threekcal.validation for what JavaScript's own trim() or length would miscount.
+    for sample in ["\ufeffab\x85", "\x1c a \u3000", "😀😀", "e\u0301"]:
+        comment.fill(sample)
+        expect(comment_count).to_have_text(f"{validation.text_length(sample)} / 2,000 characters")
+    name = " e\u0301\u00a0"
+    username.fill(name)
+    expect(user_count).to_have_text(f"{validation.name_length(name)} / 64 characters")
+    username.fill("m" * 65)
 
     comment.fill("x" * 2001)
     expect(comment_count).to_have_text("2,001 / 2,000 characters: 1 too many")
