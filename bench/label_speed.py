@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import statistics
 import sys
@@ -35,11 +34,11 @@ from threekcal.db import accounts
 from threekcal.db.models import Comment
 from threekcal.db.session import session_factory
 from threekcal.emotions import LABELS
+from threekcal.model import cpu_description
 
 NAME, PASSWORD = "bench", "bench-admin-password"
 GOAL_MS = 300
 KEYS = [*(str(position) for position in range(1, len(LABELS) + 1)), "Enter"]
-CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8", "amx_bf16")
 
 # In-page probe: trusted clicks and keydowns are counted; after a labelling key (annotate) or a mousedown
 # on "Accept prediction" (table), the first DOM mutation that makes ``window.__probe.done()`` true records
@@ -98,20 +97,6 @@ READ_PROBE_JS = """() => ({
 SETTLED_JS = """() => document.querySelector('[data-testid="stApp"]').dataset.testScriptState === 'notRunning'
     && !Array.from(document.querySelectorAll('[data-testid="stStatusWidget"]'))
         .some(widget => widget.innerText.includes('Running'))"""
-
-
-def cpu_description() -> str:
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    present = [flag for flag in CPU_FLAGS if flag in flags]
-    return f"{model}; {os.cpu_count()} logical CPUs; {' '.join(present) or 'none of ' + ' '.join(CPU_FLAGS)}"
 
 
 def load_average() -> str:
@@ -230,7 +215,7 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    print(f"CPU: {cpu_description()}")
+    print(f"CPU: {cpu_description()}; {os.cpu_count()} logical CPUs")
     print(f"load average before: {load_average()}")
     with tempfile.TemporaryDirectory(prefix="label-speed-") as tmp:
         workdir = Path(tmp)

@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, insert, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from threekcal.emotions import LABELS  # noqa: E402
+from threekcal.model import cpu_description  # noqa: E402
 
 MARIADB_SERVER = os.environ.get("THREEKCAL_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/")
 ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
@@ -70,21 +71,6 @@ WORDS = [
 
 
 # ------------------------------------------------------------------------------------------ machine
-def machine() -> str:
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16")
-    sets = " ".join(flag for flag in wanted if flag in flags) or "none of avx2/avx512/amx"
-    return f"{model}, {os.cpu_count()} CPUs, {sets}"
-
-
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load {one:.2f} {five:.2f} {fifteen:.2f}"
@@ -416,7 +402,7 @@ def main() -> None:
     if args.stream is not None:
         stream_comments(args.stream)
         return
-    print(f"ThreeKcal scale benchmark — {machine()}; {load()}")
+    print(f"ThreeKcal scale benchmark — {cpu_description()}, {os.cpu_count()} CPUs; {load()}")
     print(f"started {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC; python {platform.python_version()}")
     work = args.workdir or Path(os.environ.get("TMPDIR", "/tmp")) / f"threekcal-scale-{secrets.token_hex(3)}"
     work.mkdir(parents=True, exist_ok=True)

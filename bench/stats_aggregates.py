@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
-import re
 import statistics
 import tempfile
 import time
@@ -34,6 +32,7 @@ from threekcal.db import aggregates, migrate, stats
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, refresh_planner_statistics, session_factory
 from threekcal.emotions import LABELS
+from threekcal.model import cpu_description
 from threekcal.settings import Settings
 
 CHUNK = 20_000
@@ -42,11 +41,7 @@ OPTIONAL = ("prediction_result", "prediction_score", "prediction_scores", "predi
 
 
 def cpu_line() -> str:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"model name\s*:\s*(.*)", info)
-    flags = set(re.findall(r"\b(avx2|avx512f|avx512_vnni|avx512_bf16|amx_int8)\b", info))
-    name = model.group(1) if model else platform.processor()
-    return f"CPU: {name}, {os.cpu_count()} cores, {' '.join(sorted(flags))}; load {os.getloadavg()}"
+    return f"CPU: {cpu_description()}, {os.cpu_count()} cores; load {os.getloadavg()}"
 
 
 def fresh_database(url: str) -> None:

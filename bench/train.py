@@ -31,13 +31,13 @@ import argparse
 import os
 import platform
 import random
-import re
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 from threekcal.emotions import LABELS
+from threekcal.model import cpu_description
 from threekcal.model._types import Prediction
 from threekcal.model.testmodel import WORDS
 from threekcal.model.training_data import LabelledComment
@@ -71,14 +71,9 @@ def labelled(count: int, seed: int = 11, max_words: int = 40) -> list[LabelledCo
 
 
 def cpu_line() -> str:
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line), "?")
-    flags = set(
-        re.findall(r"\b(avx512_vnni|avx_vnni|amx_int8|amx_bf16|avx512_bf16|avx512f|avx2|fma)\b", info)
-    )
     load = os.getloadavg()
     return (
-        f"CPU: {model} ({os.cpu_count()} cores; {', '.join(sorted(flags)) or 'no AVX2'}), "
+        f"CPU: {cpu_description()} ({os.cpu_count()} cores), "
         f"{platform.python_implementation()} {platform.python_version()}, load average "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
