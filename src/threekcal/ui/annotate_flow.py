@@ -181,17 +181,7 @@ def skip() -> None:
 
 def undo() -> None:
     """Undo my newest change (wherever it was made); the comment comes back first in the queue."""
-
-    def post(api: ApiClient) -> dict[str, Any] | None:
-        try:
-            return api.undo()
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            view.flash("info", t("annotate_nothing_to_undo"))
-            return None
-
-    restored = view.run_action(post, admin=True)
+    restored = view.undo_my_last_change()
     if restored is None:
         return
     held = queue()

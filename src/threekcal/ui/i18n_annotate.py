@@ -75,5 +75,4 @@ ANNOTATE_STRINGS: Final[dict[str, dict[str, str]]] = {
         "en": "Undone: #{num} has no label again.",
         "ko": "취소됨: #{num}에 다시 라벨이 없습니다.",
     },
-    "annotate_nothing_to_undo": {"en": "There is no change to undo.", "ko": "취소할 변경이 없습니다."},
 }

@@ -221,16 +221,7 @@ def accept_selected() -> None:
 
 
 def undo_last() -> None:
-    def undo(api: ApiClient) -> dict[str, Any] | None:
-        try:
-            return api.undo()
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-            view.flash("info", t("label_nothing_to_undo"))
-            return None
-
-    restored = view.run_action(undo, admin=True)
+    restored = view.undo_my_last_change()
     clear_selection()
     new_table()
     if restored is not None:

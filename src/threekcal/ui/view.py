@@ -233,6 +233,22 @@ def run_action(action: Callable[[ApiClient], T], *, admin: bool = False) -> T | 
     return None
 
 
+def undo_my_last_change() -> dict[str, Any] | None:
+    """``POST /labels/undo`` from a widget callback: the restored comment, or None (nothing to undo is said
+    as information, any other failure as ``run_action`` says it)."""
+
+    def undo(api: ApiClient) -> dict[str, Any] | None:
+        try:
+            return api.undo()
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            flash("info", t("label_nothing_to_undo"))
+            return None
+
+    return run_action(undo, admin=True)
+
+
 def flash(kind: str, message: Any) -> None:
     """A message shown once, on the next run of the page (the same message twice is shown once)."""
     pending = st.session_state.setdefault(FLASH_KEY, [])
