@@ -4,7 +4,7 @@ same run, on SQLite and/or MariaDB:
 - import rows/s (and the import's peak memory);
 - ``GET /stats`` p50/p99 from the aggregates, without and with a background stream of comments
   (100/s by default, inserted the way the API inserts them, aggregates included), against the full
-  recomputation of before (``db.stats.compute_stats``);
+  recomputation of before (``db.stats_recompute.compute_stats``);
 - ``GET /comments`` p50 per filter and sort (first page, 50 rows, and the page after it);
 - export rows/s (`threekcal export`, CSV) and its peak memory;
 - apply peak memory for a prediction log of 100,000 records and of N records (`threekcal apply`), and
@@ -245,6 +245,7 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
 
     from threekcal.api import create_app
     from threekcal.db import stats as db_stats
+    from threekcal.db import stats_recompute
     from threekcal.db.models import PredictionBatch
     from threekcal.db.session import engine_for, session_factory
     from threekcal.settings import Settings
@@ -307,7 +308,7 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
 
             def full() -> None:
                 with factory() as session:
-                    db_stats.compute_stats(session, db_stats.ALL)
+                    stats_recompute.compute_stats(session, db_stats.ALL)
 
             def from_aggregates() -> None:
                 with factory() as session:

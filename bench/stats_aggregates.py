@@ -8,8 +8,8 @@ versions, 5% of the labels from the audit queue), inserted in chunks with ``aggr
 the same transaction (the bulk importer's path; its rows/s is printed), then times, in the same run:
 ``stats_from_aggregates`` (what /stats serves; p50/p99 over ``--runs`` calls, uncached), the same
 through HTTP ``GET /stats`` (``THREEKCAL_STATS_MAX_STALENESS=0``, a new comment posted before each, so
-never a cached answer), and ``compute_stats`` (the full recomputation). Prints the CPU and the load
-average with the figures.
+never a cached answer), and ``stats_recompute.compute_stats`` (the full recomputation). Prints the CPU
+and the load average with the figures.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from threekcal.api import create_app
-from threekcal.db import aggregates, migrate, stats
+from threekcal.db import aggregates, migrate, stats, stats_recompute
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, refresh_planner_statistics, session_factory
 from threekcal.emotions import LABELS
@@ -155,7 +155,7 @@ def main() -> None:
     for _ in range(args.reference_runs):
         with factory() as session:
             began = time.perf_counter()
-            stats.compute_stats(session, stats.ALL)
+            stats_recompute.compute_stats(session, stats.ALL)
             samples.append(time.perf_counter() - began)
     print(f"compute_stats, the full recomputation of today: {percentiles(samples)}")
     print(cpu_line())

@@ -2,7 +2,7 @@
 
 Random sequences of inserts, predictions, re-predictions, late logs, backfills, crashes mid-apply,
 labels, undos, accepts, audit labels and deletes; after each sequence ``verify`` finds no difference and
-the statistics read from the aggregates equal the full recomputation ``compute_stats``."""
+the statistics read from the aggregates equal the full recomputation ``stats_recompute.compute_stats``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from threekcal.cli import app
-from threekcal.db import aggregates, idempotency, labels, queries, stats
+from threekcal.db import aggregates, idempotency, labels, queries, stats, stats_recompute
 from threekcal.db.models import Comment, StatsHourly, User
 from threekcal.db.session import engine_for, session_factory
 from threekcal.emotions import LABELS
@@ -219,7 +219,7 @@ def _assert_consistent(url: str) -> None:
     with session_factory(url)() as session:
         for scope in (stats.ALL, stats.StatsScope("ana"), stats.StatsScope(None, ("chosen", "accepted"))):
             assert _comparable(stats.stats_from_aggregates(session, scope)) == _comparable(
-                stats.compute_stats(session, scope)
+                stats_recompute.compute_stats(session, scope)
             )
 
 

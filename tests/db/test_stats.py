@@ -19,7 +19,7 @@ from sklearn.metrics import (
 )
 from sqlalchemy import event
 
-from threekcal.db import stats
+from threekcal.db import stats, stats_recompute
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.emotions import LABELS
@@ -84,7 +84,7 @@ def _compute(db_url: str, request_user: str | None = None) -> tuple[dict, list[s
     event.listen(engine, "before_cursor_execute", record)
     try:
         with session_scope(db_url) as session:
-            return stats.compute_stats(session, stats.StatsScope(request_user)), statements
+            return stats_recompute.compute_stats(session, stats.StatsScope(request_user)), statements
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
@@ -178,7 +178,7 @@ def _same_bin_pair_share(scores: np.ndarray, positive: np.ndarray) -> float:
 
 def test_roc_and_pr_curves_equal_sklearn_on_binned_scores(db_url: str, dataset: list[dict]) -> None:
     """Exact on the scores floored to 0.02; against the raw scores AUC stays within half the share of
-    positive/negative pairs that share a bin (the tolerance binning allows, documented in stats.py)."""
+    positive/negative pairs that share a bin (the tolerance binning allows, documented in db/stats.py)."""
     result, _ = _compute(db_url)
     scored = _scored(dataset)
     for label in LABELS:

@@ -94,7 +94,7 @@ STATE_COLUMNS = (
 
 
 def score_bin(score: float, bins: int, top: int) -> int:
-    """The bin of a probability, as db/stats.py's SQL ``score_bin``: floor(score * bins) clamped."""
+    """The bin of a probability, as db/stats_recompute.py's SQL ``score_bin``: floor(score * bins) clamped."""
     return max(0, min(top, math.floor(score * bins)))
 
 

@@ -108,8 +108,8 @@ class Comment(Base):
 
     # Indexes serve the list pages (db/queries.py list_comments), the StatsCache's data_version (max of
     # prediction_time) and the pipeline. The statistics read the aggregate tables (migration 0007), so
-    # since 0008 no index is kept only for the full recomputation (db.stats.compute_stats, used by the
-    # benchmark): every index costs each imported row a few microseconds.
+    # since 0008 no index is kept only for the full recomputation (db.stats_recompute.compute_stats, used
+    # by the benchmark): every index costs each imported row a few microseconds.
     __table_args__ = (
         UniqueConstraint("receipt", name="uq_comments_receipt"),
         Index("ix_comments_request_user_num", "request_user", "num"),
