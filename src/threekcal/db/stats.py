@@ -32,6 +32,7 @@ from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session
 
 from threekcal.db import aggregates
+from threekcal.db.aggregates import CALIBRATION_BINS, CURVE_STEPS, HISTOGRAM_BINS  # one place: the bins kept
 from threekcal.db.models import (
     Comment,
     LabelEvent,
@@ -46,9 +47,6 @@ from threekcal.db.models import (
 from threekcal.db.types import utcnow
 from threekcal.emotions import LABELS
 
-HISTOGRAM_BINS = 20
-CALIBRATION_BINS = 10
-CURVE_STEPS = 50  # thresholds k / 50, k = 0..50
 PER_USER_LIMIT = 50
 
 

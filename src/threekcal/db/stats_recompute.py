@@ -28,12 +28,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from threekcal.db.aggregates import CALIBRATION_BINS, CURVE_STEPS, HISTOGRAM_BINS
 from threekcal.db.models import Comment
 from threekcal.db.stats import (
     ALL,
-    CALIBRATION_BINS,
-    CURVE_STEPS,
-    HISTOGRAM_BINS,
     PER_USER_LIMIT,
     StatsScope,
     calibration_from_bins,
