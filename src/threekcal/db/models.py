@@ -20,9 +20,10 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, declared_attr, mapped_column
 
 from threekcal.db.types import UTCDateTime, utcnow
+from threekcal.emotions import LABELS
 from threekcal.validation import MAX_COMMENT_CHARS as MAX_COMMENT_CHARS  # re-exported: old imports
 from threekcal.validation import MAX_REMARK_CHARS, MAX_USER_CHARS
 
@@ -327,7 +328,17 @@ def _count() -> Mapped[int]:
     return mapped_column(BigInteger, nullable=False, default=0, server_default="0")
 
 
-class StatsHourly(Base):
+class PredictedCounts:
+    """Mixin: a count column ``predicted_<label>`` for each label of LABELS, in LABELS' order, after the
+    class's own columns (comments the model gave that label). Declared once for stats_hourly and
+    stats_model_hourly; db/aggregates.py writes the counts in that order."""
+
+
+for _label in LABELS:  # declared_attr: each table gets its own Column object
+    setattr(PredictedCounts, f"predicted_{_label}", declared_attr(lambda cls: _count()))
+
+
+class StatsHourly(PredictedCounts, Base):
     """Comments per UTC hour (hours since 1970-01-01 00:00 UTC): one wide row per scope and hour, so a
     year of "Over time" is 8,760 rows to sum whatever the number of comments."""
 
@@ -343,16 +354,9 @@ class StatsHourly(Base):
     correct: Mapped[int] = _count()  # label == prediction
     audit_scored: Mapped[int] = _count()
     audit_correct: Mapped[int] = _count()
-    predicted_anger: Mapped[int] = _count()
-    predicted_disgust: Mapped[int] = _count()
-    predicted_fear: Mapped[int] = _count()
-    predicted_joy: Mapped[int] = _count()
-    predicted_neutral: Mapped[int] = _count()
-    predicted_sadness: Mapped[int] = _count()
-    predicted_surprise: Mapped[int] = _count()
 
 
-class StatsModelHourly(Base):
+class StatsModelHourly(PredictedCounts, Base):
     """Predicted comments (all users) per UTC hour and model version, one column per predicted label."""
 
     __tablename__ = "stats_model_hourly"
@@ -360,13 +364,6 @@ class StatsModelHourly(Base):
 
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), primary_key=True)
-    predicted_anger: Mapped[int] = _count()
-    predicted_disgust: Mapped[int] = _count()
-    predicted_fear: Mapped[int] = _count()
-    predicted_joy: Mapped[int] = _count()
-    predicted_neutral: Mapped[int] = _count()
-    predicted_sadness: Mapped[int] = _count()
-    predicted_surprise: Mapped[int] = _count()
 
 
 class StatsUser(Base):
