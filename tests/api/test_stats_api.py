@@ -77,6 +77,29 @@ def test_stats_follow_every_change(client: TestClient, admin, rows) -> None:
     assert client.get("/stats").json()["counts"]["labeled"] == 1
 
 
+def test_per_user_rows_count_the_scored_comments(client: TestClient, admin, rows) -> None:
+    """``scored`` is the n of a user's accuracy: labelled and predicted, not labelled alone."""
+    right, unpredicted, unlabelled = (submit(client, "kim", text) for text in ("one", "two", "three"))
+    wrong = submit(client, "lee", "four")
+    for num in (right, unlabelled, wrong):
+        rows.predict(num, "joy", 0.8, {"joy": 0.8, "anger": 0.2})
+    client.put(f"/comments/{right}/label", json={"label": "joy"}, headers=admin)
+    client.put(f"/comments/{unpredicted}/label", json={"label": "fear"}, headers=admin)
+    client.put(f"/comments/{wrong}/label", json={"label": "anger"}, headers=admin)
+
+    body = client.get("/stats", headers=admin).json()
+    assert body["per_user"] == [
+        {"request_user": "kim", "total": 3, "labeled": 2, "scored": 1, "correct": 1, "accuracy": 1.0},
+        {"request_user": "lee", "total": 1, "labeled": 1, "scored": 1, "correct": 0, "accuracy": 0.0},
+    ]
+    assert sum(user["scored"] for user in body["per_user"]) == body["counts"]["labeled_and_predicted"] == 2
+    client.post("/labels/undo", json={"num": right}, headers=admin)
+    kim = client.get("/stats", params={"request_user": "kim"}, headers=admin).json()["per_user"]
+    assert kim == [
+        {"request_user": "kim", "total": 3, "labeled": 1, "scored": 0, "correct": 0, "accuracy": None}
+    ]
+
+
 def test_stats_for_one_user(client: TestClient, admin, rows) -> None:
     submit(client, "kim", "one")
     submit(client, "kim", "two")

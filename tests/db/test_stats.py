@@ -228,6 +228,7 @@ def test_per_user_table(db_url: str, dataset: list[dict]) -> None:
                 "request_user": user,
                 "total": len(mine),
                 "labeled": sum(1 for r in mine if r["label"]),
+                "scored": len(scored),
                 "correct": correct,
                 "accuracy": correct / len(scored),
             }

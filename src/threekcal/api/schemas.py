@@ -383,6 +383,7 @@ class UserAccuracy(BaseModel):
     request_user: str
     total: int
     labeled: int
+    scored: int = Field(description="Labelled and predicted: the n of `accuracy`.")
     correct: int
     accuracy: float | None
 

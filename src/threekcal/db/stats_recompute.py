@@ -218,6 +218,7 @@ def _per_user(session: Session, scope: StatsScope) -> list[dict[str, Any]]:
             "request_user": user,
             "total": int(n),
             "labeled": int(labeled),
+            "scored": int(scored),  # labelled and predicted: the n of accuracy, as in the timeline
             "correct": int(correct),
             "accuracy": int(correct) / int(scored) if scored else None,
         }
