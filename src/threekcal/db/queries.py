@@ -9,11 +9,11 @@ import json
 import math
 import secrets
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Engine, and_, func, insert, or_, select
 from sqlalchemy import exc as sa_exc
@@ -69,6 +69,25 @@ def is_deadlock(error: sa_exc.DBAPIError) -> bool:
     return bool(args) and args[0] == MARIADB_DEADLOCK
 
 
+Written = TypeVar("Written")
+
+
+def write_retrying_deadlocks(session: Session, write: Callable[[], Written]) -> Written:
+    """Runs ``write``, one whole transaction that ends in its own commit, one writer at a time
+    (serialized_writes). A deadlock victim (MariaDB 1213: the server rolled it back whole) runs again, at
+    most DEADLOCK_RETRIES more times; other database errors roll back and go to the caller. ``write``
+    must read what it needs inside (with its row locks), so that a rerun sees the state it then finds."""
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        with serialized_writes(session):
+            try:
+                return write()
+            except sa_exc.OperationalError as error:
+                session.rollback()
+                if attempt == DEADLOCK_RETRIES or not is_deadlock(error):
+                    raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def new_receipt() -> str:
     return secrets.token_urlsafe(RECEIPT_BYTES)
 
@@ -88,20 +107,15 @@ def insert_comment(session: Session, *, request_user: str, text: str) -> Comment
         "request_time": utcnow(),
         "receipt": new_receipt(),
     }
-    for attempt in range(DEADLOCK_RETRIES + 1):
-        with serialized_writes(session):
-            try:
-                connection = session.connection()
-                result = connection.execute(_INSERT_COMMENT, values)
-                aggregates.add_comments(connection, [values])  # after the row: the lock order
-                session.commit()
-            except sa_exc.OperationalError as error:
-                session.rollback()
-                if attempt == DEADLOCK_RETRIES or not is_deadlock(error):
-                    raise
-                continue
-        return Comment(num=result.inserted_primary_key[0], **values)
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    def write() -> int:
+        connection = session.connection()
+        num: int = connection.execute(_INSERT_COMMENT, values).inserted_primary_key[0]
+        aggregates.add_comments(connection, [values])  # after the row: the lock order
+        session.commit()
+        return num
+
+    return Comment(num=write_retrying_deadlocks(session, write), **values)
 
 
 def get_comment(session: Session, num: int) -> Comment | None:
