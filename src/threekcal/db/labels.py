@@ -3,7 +3,11 @@ change of a comment's label writes a LabelEvent in the same transaction as the c
 audit and the data never disagree, and bumps ``label_version`` (the ETag of the label).
 
 With several annotators per comment (``required`` > 1) a person's label is a judgement
-(db/judgements.py) until enough judgements agree."""
+(db/judgements.py) until enough judgements agree.
+
+Each write is one transaction that locks the comment rows first (in number order), then writes the
+audit event and the aggregates (db/aggregates.py, at flush). If MariaDB still makes it a deadlock victim,
+it runs again whole (``queries.write_retrying_deadlocks``, the rule inserts follow too)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 from threekcal.db import judgements
 from threekcal.db.judgements import Author
 from threekcal.db.models import Comment, LabelEvent
-from threekcal.db.queries import serialized_writes
+from threekcal.db.queries import write_retrying_deadlocks
 from threekcal.db.types import utcnow
 from threekcal.emotions import LABELS
 
@@ -132,7 +136,8 @@ def set_label(
     (``comments.audit``). A later change keeps it there; clearing the label takes it out."""
     if label is not None and label not in LABELS:
         raise ValueError(f"unknown label {label!r}")
-    with serialized_writes(session):
+
+    def write() -> LabelOutcome:
         comment = _locked_comment(session, num)
         if expected_version is not None and comment.label_version != expected_version:
             session.rollback()
@@ -163,7 +168,9 @@ def set_label(
         _change(session, comment, action="set", label=label, remark=new_remark, by=by, source=source, now=now)
         comment.audit = label is not None and (comment.audit or audit)
         session.commit()
-    return LabelOutcome(comment)
+        return LabelOutcome(comment)
+
+    return write_retrying_deadlocks(session, write)
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,8 @@ def accept_predictions(
     comments, and missing or unpredicted ones, come back in ``skipped`` with the reason. Comments already
     labelled with their prediction count as accepted without a new event."""
     wanted = list(dict.fromkeys(nums))
-    with serialized_writes(session):
+
+    def write() -> AcceptResult:
         found = {
             comment.num: comment
             for comment in session.scalars(
@@ -233,7 +241,9 @@ def accept_predictions(
                 now=now,
             )
         session.commit()
-    return AcceptResult(accepted=accepted, skipped=skipped)
+        return AcceptResult(accepted=accepted, skipped=skipped)
+
+    return write_retrying_deadlocks(session, write)
 
 
 def resolve(
@@ -242,7 +252,8 @@ def resolve(
     """An admin's decision on a comment whose judgements disagree (source ``resolved``)."""
     if label not in LABELS:
         raise ValueError(f"unknown label {label!r}")
-    with serialized_writes(session):
+
+    def write() -> Comment:
         comment = _locked_comment(session, num)
         if comment.label is not None or not judgements.disagree(session, num, required):
             session.rollback()
@@ -250,7 +261,9 @@ def resolve(
         _change(session, comment, action="resolve", label=label, remark=remark, by=by, source="resolved",
                 now=utcnow())  # fmt: skip
         session.commit()
-    return comment
+        return comment
+
+    return write_retrying_deadlocks(session, write)
 
 
 def _undo_target(session: Session, num: int) -> LabelEvent | None:
@@ -291,7 +304,8 @@ def undo(session: Session, num: int | None, *, by: Author, may_undo_any: bool = 
     """Revert the newest change of comment ``num``, or with None this person's newest change. Only those
     who ``may_undo_any`` revert someone else's change. The label, its remark, source and author come back
     as they were before the undone change."""
-    with serialized_writes(session):
+
+    def write() -> Comment:
         if num is not None:
             comment = _locked_comment(session, num)
             target = _undo_target(session, num)
@@ -325,7 +339,9 @@ def undo(session: Session, num: int | None, *, by: Author, may_undo_any: bool = 
             comment.labeled_by, comment.labeled_by_id = before.changed_by, before.changed_by_id
             comment.labeled_at = before.changed_at
         session.commit()
-    return comment
+        return comment
+
+    return write_retrying_deadlocks(session, write)
 
 
 def history(session: Session, num: int) -> list[LabelEvent]:
