@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -35,6 +36,60 @@ __all__ = ["confusion_figure", "confusion_frame"]  # the Statistics page's heatm
 UNKNOWN_VERSION = "unknown"  # the API's key for predictions without a recorded model version
 INSIDE_TEXT_FROM = 0.2  # bars at least this tall hold their text
 SMALL_PATTERN = {"shape": "/", "fillmode": "overlay", "size": 6, "solidity": 0.3}
+WHISKER_COLOR = "#555555"
+
+
+# ------------------------------------------------------------------------- shared figure parts
+def _axis(lang: str, title: str, **options: Any) -> dict[str, Any]:
+    """An axis titled with the text ``title`` in ``lang``; ``options`` as Plotly takes them."""
+    return {"title": translate(title, lang), **options}
+
+
+def _laid_out(figure: go.Figure, title: str, **layout: Any) -> go.Figure:
+    """``figure`` with its title, its own layout (axes, height, bar mode) and the page's LAYOUT."""
+    figure.update_layout(title=title, **layout, **LAYOUT)
+    return figure
+
+
+def _rate_bar(
+    x: Any,
+    y: Any,
+    *,
+    n: Sequence[int],
+    below: Sequence[float | None],
+    above: Sequence[float | None],
+    small: int,
+    color: Any,
+    customdata: Any,
+    hovertemplate: str,
+) -> go.Bar:
+    """Bars of rates as the page draws every rate: the text "rate (n=...)" inside the bar (above a short
+    one), the 95% Wilson interval as the whisker (``below``/``above`` the rate), hatched if n < ``small``."""
+    values = list(y)
+    hatches = ["/" if is_small(count, small) else "" for count in n]
+    return go.Bar(
+        x=x,
+        y=y,
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": above,
+            "arrayminus": below,
+            "color": WHISKER_COLOR,
+        },
+        marker={"color": color, "pattern": {**SMALL_PATTERN, "shape": hatches}},
+        text=[rate_text(value, count) for value, count in zip(values, n, strict=True)],
+        textposition=text_positions(values),
+        insidetextanchor="start",
+        cliponaxis=False,
+        customdata=customdata,
+        hovertemplate=hovertemplate,
+    )
+
+
+def _diagonal(name: str) -> go.Scatter:
+    """The dashed y = x line: chance on a ROC curve, perfect calibration on a reliability diagram."""
+    return go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "gray"}, name=name)
 
 
 # ----------------------------------------------------------------------------------- accuracy
@@ -57,27 +112,14 @@ def accuracy_by_label_figure(stats: Stats, lang: str, *, small: int) -> go.Figur
     names = [emotion_text(label, lang) for label in labels]
     values = [rates[label].value for label in labels]
     figure = go.Figure(
-        go.Bar(
-            x=names,
-            y=values,
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": [rate.above for rate in rates.values()],
-                "arrayminus": [rate.below for rate in rates.values()],
-                "color": "#555555",
-            },
-            marker={
-                "color": [EMOTION_COLORS.get(label) for label in labels],
-                "pattern": {
-                    **SMALL_PATTERN,
-                    "shape": ["/" if is_small(r.n, small) else "" for r in rates.values()],
-                },
-            },
-            text=[rate_text(r.value, r.n) for r in rates.values()],
-            textposition=text_positions(values),
-            insidetextanchor="start",
-            cliponaxis=False,
+        _rate_bar(
+            names,
+            values,
+            n=[rate.n for rate in rates.values()],
+            below=[rate.below for rate in rates.values()],
+            above=[rate.above for rate in rates.values()],
+            small=small,
+            color=[EMOTION_COLORS.get(label) for label in labels],
             customdata=[[r.n] for r in rates.values()],
             hovertemplate="%{x}: %{y:.1%} (n=%{customdata[0]})<extra></extra>",
         )
@@ -93,13 +135,12 @@ def accuracy_by_label_figure(stats: Stats, lang: str, *, small: int) -> go.Figur
             annotation_text=f"{translate('overall', lang)} {rate_text(stats['accuracy'], scored)}",
             annotation_position="top right",
         )
-    figure.update_layout(
-        title=translate("chart_accuracy_by_label", lang),
-        yaxis={"range": [0, 1.15], "tickformat": ".0%", "title": translate("accuracy", lang)},
-        xaxis={"title": translate("true_label", lang)},
-        **LAYOUT,
+    return _laid_out(
+        figure,
+        translate("chart_accuracy_by_label", lang),
+        yaxis=_axis(lang, "accuracy", range=[0, 1.15], tickformat=".0%"),
+        xaxis=_axis(lang, "true_label"),
     )
-    return figure
 
 
 # ----------------------------------------------------------------------------------- per class
@@ -170,13 +211,12 @@ def per_class_figure(stats: Stats, lang: str, *, small: int) -> go.Figure:
             for metric in METRICS
         ]
     )
-    figure.update_layout(
-        title=translate("chart_per_class", lang),
+    return _laid_out(
+        figure,
+        translate("chart_per_class", lang),
         barmode="group",
-        yaxis={"range": [0, 1.05], "title": translate("value", lang)},
-        **LAYOUT,
+        yaxis=_axis(lang, "value", range=[0, 1.05]),
     )
-    return figure
 
 
 # --------------------------------------------------------------------------------- one-vs-rest
@@ -219,14 +259,13 @@ def one_vs_rest_figure(stats: Stats, lang: str, label: str) -> go.Figure:
             hovertemplate=translate("confusion_hover", lang) + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=translate("chart_one_vs_rest", lang, emotion=name),
-        xaxis={"title": translate("predicted_label", lang)},
-        yaxis={"title": translate("true_label", lang), "autorange": "reversed"},
+    return _laid_out(
+        figure,
+        translate("chart_one_vs_rest", lang, emotion=name),
+        xaxis=_axis(lang, "predicted_label"),
+        yaxis=_axis(lang, "true_label", autorange="reversed"),
         height=340,
-        **LAYOUT,
     )
-    return figure
 
 
 # ------------------------------------------------------------------------------------- scores
@@ -234,11 +273,15 @@ def _bin_centres(edges: Sequence[float]) -> list[float]:
     return [(low + high) / 2 for low, high in pairwise(edges)]
 
 
-def score_histogram_figure(stats: Stats, lang: str) -> go.Figure:
+def _score_bins(stats: Stats) -> tuple[list[float], list[float], dict[str, list[int]]]:
+    """The score histogram's bin centres, bin widths and counts per predicted label."""
     histogram = stats.get("score_histogram") or {}
     edges = histogram.get("bins") or []
-    centres = _bin_centres(edges)
-    widths = [high - low for low, high in pairwise(edges)]
+    return _bin_centres(edges), [high - low for low, high in pairwise(edges)], histogram.get("counts") or {}
+
+
+def score_histogram_figure(stats: Stats, lang: str) -> go.Figure:
+    centres, widths, per_label = _score_bins(stats)
     figure = go.Figure(
         [
             go.Bar(
@@ -248,28 +291,24 @@ def score_histogram_figure(stats: Stats, lang: str) -> go.Figure:
                 width=widths,
                 marker_color=EMOTION_COLORS.get(label),
             )
-            for label, counts in (histogram.get("counts") or {}).items()
+            for label, counts in per_label.items()
             if any(counts)
         ]
     )
-    figure.update_layout(
-        title=translate("chart_score_histogram", lang),
+    return _laid_out(
+        figure,
+        translate("chart_score_histogram", lang),
         barmode="stack",
-        xaxis={"title": translate("score", lang), "range": [0, 1]},
-        yaxis={"title": translate("comments_count", lang)},
-        **LAYOUT,
+        xaxis=_axis(lang, "score", range=[0, 1]),
+        yaxis=_axis(lang, "comments_count"),
     )
-    return figure
 
 
 def score_density_figure(stats: Stats, lang: str) -> go.Figure:
     """Each predicted label's histogram scaled to unit area, so shapes compare across class sizes."""
-    histogram = stats.get("score_histogram") or {}
-    edges = histogram.get("bins") or []
-    centres = _bin_centres(edges)
-    widths = [high - low for low, high in pairwise(edges)]
+    centres, widths, per_label = _score_bins(stats)
     traces = []
-    for label, counts in (histogram.get("counts") or {}).items():
+    for label, counts in per_label.items():
         total = sum(counts)
         if not total:
             continue
@@ -285,14 +324,12 @@ def score_density_figure(stats: Stats, lang: str) -> go.Figure:
                 line={"shape": "spline", "color": EMOTION_COLORS.get(label)},
             )
         )
-    figure = go.Figure(traces)
-    figure.update_layout(
-        title=translate("chart_score_density", lang),
-        xaxis={"title": translate("score", lang), "range": [0, 1]},
-        yaxis={"title": translate("density", lang)},
-        **LAYOUT,
+    return _laid_out(
+        go.Figure(traces),
+        translate("chart_score_density", lang),
+        xaxis=_axis(lang, "score", range=[0, 1]),
+        yaxis=_axis(lang, "density"),
     )
-    return figure
 
 
 # -------------------------------------------------------------------------------- calibration
@@ -308,13 +345,7 @@ def reliability_figure(stats: Stats, lang: str) -> go.Figure:
         if count and conf is not None and acc is not None
     ]
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "gray"},
-            name=translate("perfect_calibration", lang),
-        ),
-        row=1, col=1,
-    )  # fmt: skip
+    figure.add_trace(_diagonal(translate("perfect_calibration", lang)), row=1, col=1)
     figure.add_trace(
         go.Scatter(
             x=[point[0] for point in points],
@@ -342,7 +373,7 @@ def reliability_figure(stats: Stats, lang: str) -> go.Figure:
     title = translate("chart_reliability", lang)
     if ece is not None:
         title += f" — ECE {ece:.3f}"
-    figure.update_layout(title=title, height=480, **LAYOUT)
+    _laid_out(figure, title, height=480)
     figure.update_xaxes(range=[0, 1], row=1, col=1)
     figure.update_xaxes(range=[0, 1], title=translate("confidence", lang), row=2, col=1)
     figure.update_yaxes(range=[0, 1], title=translate("accuracy", lang), row=1, col=1)
@@ -363,12 +394,7 @@ def curve_labels(stats: Stats) -> list[str]:
 
 def roc_figure(stats: Stats, lang: str) -> go.Figure:
     curves = stats.get("curves") or {}
-    figure = go.Figure(
-        go.Scatter(
-            x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "gray"},
-            name=translate("chance", lang),
-        )
-    )  # fmt: skip
+    figure = go.Figure(_diagonal(translate("chance", lang)))
     for label in curve_labels(stats):
         roc = curves[label]["roc"]
         figure.add_trace(
@@ -380,14 +406,13 @@ def roc_figure(stats: Stats, lang: str) -> go.Figure:
                 line={"color": EMOTION_COLORS.get(label)},
             )
         )
-    figure.update_layout(
-        title=translate("chart_roc", lang),
-        xaxis={"title": translate("false_positive_rate", lang), "range": [0, 1]},
-        yaxis={"title": translate("true_positive_rate", lang), "range": [0, 1.02]},
+    return _laid_out(
+        figure,
+        translate("chart_roc", lang),
+        xaxis=_axis(lang, "false_positive_rate", range=[0, 1]),
+        yaxis=_axis(lang, "true_positive_rate", range=[0, 1.02]),
         height=480,
-        **LAYOUT,
     )
-    return figure
 
 
 def pr_figure(stats: Stats, lang: str) -> go.Figure:
@@ -406,14 +431,13 @@ def pr_figure(stats: Stats, lang: str) -> go.Figure:
                 line={"color": EMOTION_COLORS.get(label), "shape": "hv"},
             )
         )
-    figure.update_layout(
-        title=translate("chart_pr", lang),
-        xaxis={"title": translate("recall", lang), "range": [0, 1]},
-        yaxis={"title": translate("precision", lang), "range": [0, 1.02]},
+    return _laid_out(
+        figure,
+        translate("chart_pr", lang),
+        xaxis=_axis(lang, "recall", range=[0, 1]),
+        yaxis=_axis(lang, "precision", range=[0, 1.02]),
         height=480,
-        **LAYOUT,
     )
-    return figure
 
 
 def curves_frame(stats: Stats, lang: str) -> pd.DataFrame:
@@ -462,13 +486,12 @@ def volume_figure(stats: Stats, lang: str) -> go.Figure:
             cliponaxis=False,
         )
     )
-    figure.update_layout(
-        title=translate("chart_volume", lang),
+    return _laid_out(
+        figure,
+        translate("chart_volume", lang),
         xaxis=day_axis(list(frame["day"]), translate("day", lang)),
-        yaxis={"title": translate("comments_count", lang)},
-        **LAYOUT,
+        yaxis=_axis(lang, "comments_count"),
     )
-    return figure
 
 
 def accuracy_days_frame(stats: Stats) -> pd.DataFrame:
@@ -488,27 +511,14 @@ def accuracy_per_day_figure(stats: Stats, lang: str, *, small: int) -> go.Figure
     """Accuracy per day with its n on each bar and its 95% Wilson interval; hatched when n < ``small``."""
     frame = accuracy_days_frame(stats)
     figure = go.Figure(
-        go.Bar(
-            x=frame["day"],
-            y=frame["accuracy"],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": (frame["high"] - frame["accuracy"]).tolist(),
-                "arrayminus": (frame["accuracy"] - frame["low"]).tolist(),
-                "color": "#555555",
-            },
-            marker={
-                "color": "#117733",
-                "pattern": {
-                    **SMALL_PATTERN,
-                    "shape": ["/" if is_small(n, small) else "" for n in frame["n"]],
-                },
-            },
-            text=[rate_text(value, n) for value, n in zip(frame["accuracy"], frame["n"], strict=True)],
-            textposition=text_positions(frame["accuracy"].tolist()),
-            insidetextanchor="start",
-            cliponaxis=False,
+        _rate_bar(
+            frame["day"],
+            frame["accuracy"],
+            n=list(frame["n"]),
+            below=(frame["accuracy"] - frame["low"]).tolist(),
+            above=(frame["high"] - frame["accuracy"]).tolist(),
+            small=small,
+            color="#117733",
             customdata=[
                 [n, interval_text(low, high)]
                 for n, low, high in zip(frame["n"], frame["low"], frame["high"], strict=True)
@@ -516,13 +526,12 @@ def accuracy_per_day_figure(stats: Stats, lang: str, *, small: int) -> go.Figure
             hovertemplate=translate("stats_day_hover", lang) + "<extra></extra>",
         )
     )
-    figure.update_layout(
-        title=translate("chart_accuracy_per_day", lang),
+    return _laid_out(
+        figure,
+        translate("chart_accuracy_per_day", lang),
         xaxis=day_axis(list(frame["day"]), translate("day", lang)),
-        yaxis={"title": translate("accuracy", lang), "tickformat": ".0%", "range": [0, 1.15]},
-        **LAYOUT,
+        yaxis=_axis(lang, "accuracy", tickformat=".0%", range=[0, 1.15]),
     )
-    return figure
 
 
 def mix_frame(stats: Stats) -> pd.DataFrame:
@@ -594,13 +603,9 @@ def mix_figure(stats: Stats, lang: str) -> go.Figure:
     all_days = sorted(frame["day"].unique())
     figure.update_xaxes(**day_axis(all_days, ""))
     figure.update_xaxes(title=translate("day", lang), row=max(len(versions), 1), col=1)
-    figure.update_layout(
-        title=translate("chart_mix_by_version", lang),
-        barmode="stack",
-        height=max(320, 260 * len(versions)),
-        **LAYOUT,
+    return _laid_out(
+        figure, translate("chart_mix_by_version", lang), barmode="stack", height=max(320, 260 * len(versions))
     )
-    return figure
 
 
 def per_user_frame(stats: Stats) -> pd.DataFrame:
