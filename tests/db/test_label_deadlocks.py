@@ -2,18 +2,20 @@
 
 MariaDB rolls a deadlock victim (error 1213) back whole; the label writes, like the insert of a comment,
 then run again through ``queries.write_retrying_deadlocks``. The deadlock is injected once by an engine
-event on a chosen table's first write (the product code runs unchanged): afterwards the label is written
-exactly once and the aggregates still equal a recomputation from the rows."""
+event on a chosen table's first write (the product code runs unchanged), and on MariaDB also made for
+real by a second connection that takes the comment locks in the opposite order: afterwards the label is
+written exactly once and the aggregates still equal a recomputation from the rows."""
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -21,6 +23,7 @@ from threekcal.db import aggregates, labels, queries, stats, stats_recompute
 from threekcal.db.models import Comment, LabelEvent, User
 from threekcal.db.session import engine_for, session_factory
 from threekcal.db.types import utcnow
+from waiting import wait_until
 
 MARIADB_LOCK_WAIT_TIMEOUT = 1205
 DEADLOCK_MESSAGE = "Deadlock found when trying to get lock; try restarting transaction"
@@ -192,4 +195,56 @@ def test_a_lock_wait_timeout_is_not_retried(shop: Shop) -> None:
         _set(shop, session)
     assert failing.raised == 1
     assert shop.events("set") == 0 and shop.comment(shop.nums[0]).label is None
+    shop.assert_aggregates_equal_a_recomputation()
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("database_url", ["mariadb"], indirect=True)
+def test_a_real_deadlock_on_mariadb_makes_the_accept_run_again(shop: Shop) -> None:
+    """Another transaction holds the second comment and then asks for the first, which a bulk accept
+    (locking in number order) holds while it waits for the second: InnoDB breaks the cycle by rolling back
+    the lighter transaction, the accept (the other has written rows); the accept runs again once the
+    other transaction ends, and writes each label once."""
+    first, second = shop.nums
+    engine = engine_for(shop.url)
+    deadlocks: list[int] = []
+
+    def observe(context: Any) -> None:
+        if queries.is_deadlock(context.sqlalchemy_exception):
+            deadlocks.append(1)
+
+    outcome: list[Any] = []
+
+    def accept() -> None:
+        try:
+            with shop.session() as session:
+                outcome.append(labels.accept_predictions(session, shop.nums, by=shop.ann))
+        except Exception as error:  # handed to the test thread
+            outcome.append(error)
+
+    def accept_waits_for_a_lock() -> bool:
+        with engine.connect() as probe:
+            waiting = "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'"
+            return bool(probe.scalar(text(waiting)))
+
+    event.listen(engine, "handle_error", observe)
+    worker = threading.Thread(target=accept)
+    try:
+        with engine.connect() as other:
+            other.execute(select(Comment.num).where(Comment.num == second).with_for_update())
+            # Heavier than the accept (rows written, rolled back at the end): InnoDB's victim is the accept.
+            other.execute(insert(User), [{"username": f"ballast{i}", "role": "annotator"} for i in range(50)])
+            worker.start()
+            wait_until(accept_waits_for_a_lock, what="the accept waiting for the second comment")
+            other.execute(select(Comment.num).where(Comment.num == first).with_for_update())  # the cycle
+            other.rollback()
+        worker.join()
+    finally:
+        event.remove(engine, "handle_error", observe)
+    [result] = outcome
+    assert isinstance(result, labels.AcceptResult), result
+    assert (result.accepted, result.skipped) == (2, [])
+    assert deadlocks == [1]  # the accept lost once, for real
+    assert shop.events("accept") == 2
+    assert [shop.comment(num).label for num in shop.nums] == ["joy", "joy"]
     shop.assert_aggregates_equal_a_recomputation()
