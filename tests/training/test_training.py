@@ -20,7 +20,13 @@ from threekcal.db import accounts, registry
 from threekcal.db.labels import accept_predictions
 from threekcal.db.models import Comment, ModelVersion
 from threekcal.db.session import engine_for, session_factory
-from threekcal.model.training import STAGING_PREFIX, TrainRequest, clean_stale_staging, train_version
+from threekcal.model.training import (
+    STAGING_PREFIX,
+    TrainRequest,
+    clean_stale_staging,
+    resolve_precision,
+    train_version,
+)
 from threekcal.model.training_data import (
     TrainingDataError,
     check_enough,
@@ -76,6 +82,26 @@ def test_fine_tuning_lifts_held_out_accuracy_from_chance_and_registers_a_candida
     assert candidate.training_data_hash == data_hash(split.train)
     assert candidate.training_data_size == len(split.train)
     assert json.loads((outcome.path / "training_data.json").read_text())["data_hash"] == split.data_hash()
+
+
+def test_bf16_mixed_precision_learns_as_well_and_is_recorded(labelled_db: Settings) -> None:
+    outcome = train_version(labelled_db, TrainRequest(author="tester", precision="bf16"))
+
+    assert outcome.evaluation["candidate"]["accuracy"] >= 0.8
+    assert json.loads((outcome.path / "training_data.json").read_text())["precision"] == "bf16"
+    assert json.loads((outcome.path / "training_args.json").read_text())["bf16"] is True
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_has_amx_bf16_units() -> None:
+    amx = frozenset({"avx512f", "avx512_bf16", "amx_bf16", "amx_int8"})
+    converts_only = frozenset({"avx512f", "avx512_bf16", "avx512_vnni"})
+    assert resolve_precision("auto", amx) == ("bf16", "bf16 mixed precision: the CPU has amx_bf16")
+    assert resolve_precision("auto", converts_only)[0] == "fp32"
+    assert resolve_precision("auto", frozenset())[0] == "fp32"
+    assert resolve_precision("fp32", amx) == ("fp32", "fp32 as requested")
+    assert resolve_precision("bf16", frozenset()) == ("bf16", "bf16 as requested")
+    with pytest.raises(ValueError, match="Unknown training precision 'fp16'; choose one of auto, fp32, bf16"):
+        resolve_precision("fp16", amx)
 
 
 def test_evaluation_comments_never_appear_in_training_data(labelled_db: Settings) -> None:
@@ -176,10 +202,13 @@ def test_too_few_labels_or_a_missing_class_is_a_clear_error_with_exit_code_2(
     get_settings.cache_clear()
     try:
         result = runner.invoke(app, ["train"])
+        bad_precision = runner.invoke(app, ["train", "--precision", "fp16"])
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 2, result.output
     assert "at least 50" in result.output and "THREEKCAL_TRAIN_MIN_LABELS" in result.output
+    assert bad_precision.exit_code == 2, bad_precision.output
+    assert "Unknown training precision 'fp16'; choose one of auto, fp32, bf16." in bad_precision.output
     assert [version.status for version in _versions(train_settings)] == ["active"]  # nothing registered
     assert not train_settings.model_dir.exists() or not any(train_settings.model_dir.iterdir())
 

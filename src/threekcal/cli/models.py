@@ -67,6 +67,13 @@ def train(
             "accepted in bulk). Repeat for several.",
         ),
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            "--precision",
+            help="auto, fp32 or bf16 (THREEKCAL_TRAIN_PRECISION; auto: bf16 where the CPU has AMX).",
+        ),
+    ] = None,
     job: Annotated[
         int | None, typer.Option("--job", help="Run this queued job (the worker uses it).")
     ] = None,
@@ -75,7 +82,7 @@ def train(
     """Fine-tune the active model (or --base) on the labels; register the result as a candidate."""
     from threekcal.db.registry import RegistryError
     from threekcal.model import ModelError
-    from threekcal.model.training import TrainRequest, train_version
+    from threekcal.model.training import TrainRequest, resolve_precision, train_version
     from threekcal.model.training_data import DEFAULT_LABEL_SOURCES, TrainingDataError, check_label_sources
     from threekcal.pipeline.model_jobs import run_job
 
@@ -89,12 +96,18 @@ def train(
         raise typer.Exit(0 if summary["state"] == "succeeded" else 2)
     try:
         sources = check_label_sources(label_source or DEFAULT_LABEL_SOURCES)
+        chosen_precision, why = resolve_precision(precision or settings.train_precision)
+    except (TrainingDataError, ValueError) as exc:
+        raise _fail(str(exc), 2) from None
+    console.print(escape(f"training in {why}"), highlight=False)
+    try:
         request = TrainRequest(
             author=_author(author),
             base_version_id=base,
             epochs=epochs,
             learning_rate=learning_rate,
             label_sources=sources,
+            precision=chosen_precision,
         )
         outcome = train_version(settings, request, progress_bar=True)
     except (TrainingDataError, RegistryError) as exc:

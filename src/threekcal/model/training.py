@@ -51,6 +51,29 @@ class TrainRequest:
     learning_rate: float | None = None
     label_sources: Sequence[str] = DEFAULT_LABEL_SOURCES
     job_id: int | None = None
+    precision: str | None = None  # None: THREEKCAL_TRAIN_PRECISION
+
+
+# Native bf16 matrix units: autocast pays there (bench/train.py: 2.06x fp32 with AMX); avx512_bf16
+# alone only converts, and measured 0.78x fp32 on a CPU without AMX.
+BF16_MATRIX_FLAGS = ("amx_bf16",)
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def resolve_precision(requested: str, flags: frozenset[str] | None = None) -> tuple[str, str]:
+    """``(precision, why)``: ``fp32`` or ``bf16`` (autocast, fp32 master weights) for ``requested``."""
+    if requested not in PRECISIONS:
+        raise ValueError(f"Unknown training precision {requested!r}; choose one of {', '.join(PRECISIONS)}.")
+    if requested != "auto":
+        return requested, f"{requested} as requested"
+    if flags is None:
+        from threekcal.model._device import cpu_flags
+
+        flags = cpu_flags()
+    native = [flag for flag in BF16_MATRIX_FLAGS if flag in flags]
+    if native:
+        return "bf16", f"bf16 mixed precision: the CPU has {', '.join(native)}"
+    return "fp32", "fp32: the CPU has no AMX bf16 units, where bf16 autocast is slower than fp32"
 
 
 @dataclass
@@ -265,6 +288,9 @@ def train_version(
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=model_dir))
     epochs = request.epochs or settings.train_epochs
     learning_rate = request.learning_rate or settings.train_learning_rate
+    precision, precision_reason = resolve_precision(request.precision or settings.train_precision)
+    if report:
+        report(0.0, f"training in {precision_reason}")
     try:
         with tempfile.TemporaryDirectory(prefix="threekcal-checkpoints-") as checkpoints:
             tuned = fine_tune(
@@ -279,6 +305,7 @@ def train_version(
                 dropout=settings.train_dropout,
                 progress_bar=progress_bar,
                 report=report,
+                bf16=precision == "bf16",
             )
             tuned.model.save_pretrained(staging)
             tuned.tokenizer.save_pretrained(staging)
@@ -297,6 +324,7 @@ def train_version(
             "epochs": epochs,
             "learning_rate": learning_rate,
             "seed": settings.train_seed,
+            "precision": precision,
             "train_metrics": tuned.metrics,
         }
         (staging / "training_data.json").write_text(json.dumps(training, indent=2))

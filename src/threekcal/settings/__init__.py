@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     train_max_length: int = Field(default=128, ge=8, le=512)
     train_seed: int = 42
     train_dropout: float | None = Field(default=None, ge=0, lt=1)  # None: keep the model's own dropout
+    # auto: bf16 mixed precision where the CPU has AMX bf16 units (bench/train.py: 2.06x fp32 there),
+    # fp32 elsewhere (avx512_bf16 without AMX measured 0.78x fp32)
+    train_precision: Literal["auto", "fp32", "bf16"] = "auto"
     eval_share: float = Field(default=0.2, gt=0, lt=1)  # held-out share of labelled comments (by num hash)
     significance_level: float = Field(default=0.05, gt=0, lt=1)  # McNemar verdict and drift tests
     job_stale_seconds: float = Field(default=900.0, gt=0)  # a running job silent this long has died
