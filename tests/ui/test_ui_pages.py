@@ -505,6 +505,9 @@ def test_statistics_show_what_stats_returns_on_1000_seeded_rows(
     open_tab(app, "Users")
     users = app.dataframe[0].value
     assert users["total"].sum() == 1000 and len(users) == 7
+    # every seeded row is labelled and predicted, so each user's accuracy is over all their labels
+    assert users["scored"].tolist() == users["labeled"].tolist() and users["scored"].sum() == 1000
+    assert (users["correct"] <= users["scored"]).all()
     assert_no_exception(app)
 
 

@@ -418,6 +418,8 @@ STRINGS: Final[dict[str, dict[str, str]]] = {
     "day": {"en": "Day", "ko": "날짜"},
     "share": {"en": "Share", "ko": "비율"},
     "correct": {"en": "Correct", "ko": "정답"},
+    # the n of the accuracy beside it: labelled comments that also have a prediction to score
+    "scored_n": {"en": "n (scored)", "ko": "n (채점)"},
 }
 
 STRINGS.update(MODEL_STRINGS)

@@ -610,7 +610,8 @@ def mix_figure(stats: Stats, lang: str) -> go.Figure:
 
 def per_user_frame(stats: Stats) -> pd.DataFrame:
     frame = pd.DataFrame(
-        stats.get("per_user") or [], columns=["request_user", "total", "labeled", "correct", "accuracy"]
+        stats.get("per_user") or [],
+        columns=["request_user", "total", "labeled", "correct", "scored", "accuracy"],
     )
     frame["accuracy"] = frame["accuracy"].astype("float64")  # None -> NaN, drawn as "—"
     return frame

@@ -180,6 +180,7 @@ def users_tab(stats: dict[str, Any]) -> None:
             "total": t("count_total"),
             "labeled": t("count_labeled"),
             "correct": t("correct"),
+            "scored": t("scored_n"),
             "accuracy": t("accuracy"),
         },
     )
