@@ -43,8 +43,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from threekcal.model.testmodel import WORDS
+
+if TYPE_CHECKING:
+    from threekcal.model import BackendChoice
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("naive", "torch", "onnx-fp32", "onnx")
@@ -222,8 +226,8 @@ OP_GROUPS = {
         "MatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "FusedMatMul", "Gemm",
     ),
     "attention": ("Attention", "QAttention", "MultiHeadAttention", "Softmax"),
-    "LayerNorm/GELU": (
-        "SkipLayerNormalization", "LayerNormalization", "BiasGelu", "Gelu", "FastGelu", "Erf",
+    "Add/LayerNorm/GELU": (
+        "SkipLayerNormalization", "LayerNormalization", "Add", "BiasGelu", "Gelu", "FastGelu", "Erf",
     ),
 }  # fmt: skip
 
@@ -235,19 +239,22 @@ def profile_worker(backend: str, model_dir: Path, cache_dir: Path, threads: int,
 
     from threekcal.model import _export, _onnx, resolve_model
     from threekcal.model._backend import TextClassifier, backend_class, configure_tokenizer
+    from threekcal.settings import Settings
 
     texts = comments(count)
     source = resolve_model(str(model_dir))
     directory = _export.export_dir(source, cache_dir)
     meta = json.loads((directory / _export.META_FILE).read_text())
     kind = backend_class(backend)
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # The product's own session options (threads, spinning, fusions kept off), plus the profiler.
+    options = _onnx.session_options(Settings(torch_threads=threads, _env_file=None))
     options.enable_profiling = True
     options.profile_file_prefix = str(cache_dir / "profile")
     session = onnxruntime.InferenceSession(
-        str(directory / _export.MODEL_FILES[kind.variant]), options, providers=["CPUExecutionProvider"]
+        str(directory / _export.MODEL_FILES[kind.variant]),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(_onnx.DISABLED_OPTIMIZERS),
     )
     tokenizer = configure_tokenizer(
         Tokenizer.from_file(str(directory / _export.TOKENIZER_FILE)), meta["max_length"]
@@ -354,6 +361,8 @@ def main() -> None:
         export = [sys.executable, "-c", EXPORT_SCRIPT, str(args.model_dir), str(cache_dir)]
         subprocess.run(export, check=True, env=_base_env())
         export_s = time.perf_counter() - started
+        print("choosing the default backend (auto) ...", flush=True)
+        choice = default_choice(args, cache_dir)
         load_before = os.getloadavg()[0]
         peaks = measure_gemm_peak(args)
         workers = []
@@ -365,7 +374,7 @@ def main() -> None:
             for handle in workers:
                 handle.timed_pass()
         results = {handle.backend: handle.finish() for handle in workers}
-        profile = measure_profile(args, cache_dir)
+        profile = measure_profile(args, cache_dir, choice.backend)
         # Measured again after the passes: the best of both is the ceiling on a machine others share.
         again = measure_gemm_peak(args)
         peaks = {kind: max(value, again[kind]) for kind, value in peaks.items()}
@@ -376,7 +385,7 @@ def main() -> None:
     counts = token_counts(args.model_dir, comments(args.comments))
     report(results, args, export_s, sum(counts) / len(counts))
     shape = model_shape(args.model_dir)
-    report_ceiling(results, peaks, classified_flops(shape, counts), args.threads)
+    report_ceiling(results, peaks, classified_flops(shape, counts), args.threads, choice)
     report_profile(profile, peaks, shape, counts)
 
 
@@ -390,15 +399,18 @@ def measure_gemm_peak(args: argparse.Namespace) -> dict[str, float]:
     return json.loads(completed.stdout)
 
 
-def default_backend() -> str:
+def default_choice(args: argparse.Namespace, cache_dir: Path) -> BackendChoice:
+    """What THREEKCAL_BACKEND=auto runs for this model here (measuring int8 against fp32 if it must)."""
     from threekcal.model import choose_backend_for
     from threekcal.settings import Settings
 
-    return choose_backend_for("auto", Settings(_env_file=None, device="cpu")).backend
+    settings = Settings(
+        _env_file=None, device="cpu", backend="auto", cache_dir=cache_dir, torch_threads=args.threads
+    )
+    return choose_backend_for(settings=settings, model=str(args.model_dir))
 
 
-def measure_profile(args: argparse.Namespace, cache_dir: Path) -> dict:
-    backend = default_backend()
+def measure_profile(args: argparse.Namespace, cache_dir: Path, backend: str) -> dict:
     if not backend.startswith("onnx"):
         return {}
     print(f"profiling {backend} ...", flush=True)
@@ -450,12 +462,15 @@ def token_counts(model_dir: Path, texts: list[str]) -> list[int]:
     return [min(len(encoding.ids), limit) for encoding in tokenizer.encode_batch(texts)]
 
 
-def report_ceiling(results: dict[str, dict], peaks: dict[str, float], flops: float, threads: int) -> None:
+def report_ceiling(
+    results: dict[str, dict], peaks: dict[str, float], flops: float, threads: int, choice: BackendChoice
+) -> None:
     from threekcal.model import cpu_description
 
-    default = default_backend()
+    default = choice.backend
     print()
     print(f"CPU: {cpu_description()}")
+    print(f"default backend: {choice.explain()}")
     print(
         f"ONNX Runtime GEMM peak on {threads} threads (best of the model's shapes, {GEMM_TOKENS} rows): "
         f"fp32 MatMul {peaks['fp32']:.0f} GFLOP/s, int8 MatMulInteger {peaks['int8']:.0f} GOP/s "

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     backend_measure: bool = True
     backend_int8_min_speedup: float = Field(default=1.15, ge=1.0, le=10.0)
     backend_measure_seconds: float = Field(default=2.0, gt=0, le=60)  # timed rounds after the warm-up
+    # ONNX Runtime's threads spin between operators: a little faster on an idle machine, but on a shared one
+    # they burn the CPU the other work needs (int8 ran at half the speed with it at load average 5).
+    onnx_spinning: bool = False
     torch_threads: int | None = Field(default=None, ge=1, le=256)
     batch_size: int = Field(default=32, ge=1, le=1024)
     gpu_batch_size: int = Field(default=128, ge=1, le=4096)  # a GPU wants bigger batches than a CPU
