@@ -26,8 +26,9 @@ its process received (user + system, all threads), and the table shows the cores
 the best of many ~1 ms runs, which a loaded machine disturbs less than a pass of seconds. Where the time
 goes: one more pass of the default ONNX backend under ONNX Runtime's profiler, its kernel time split into
 GEMM kernels (DynamicQuantizeMatMul, MatMul...), attention (Attention/QAttention: the Q/K/V projection
-plus scores, softmax and the weighted sum), LayerNorm/GELU and the rest, and the GFLOP/s of the GEMM
-kernels alone.
+plus scores, softmax and the weighted sum), residual Add/LayerNorm/GELU and the rest, and the GFLOP/s of
+the GEMM kernels alone. The default backend is what ``auto`` picks for this model here: measured (or
+remembered) in the export cache, with the figures in the report.
 """
 
 from __future__ import annotations
@@ -336,8 +337,12 @@ def main() -> None:
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--gemm-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--choice-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.choice_worker:
+        choice_worker(args.model_dir, args.cache_dir, args.threads)
+        return
     if args.gemm_worker:
         shape = model_shape(args.model_dir)
         print(json.dumps(gemm_peak(args.threads, shape["hidden"], shape["intermediate"])), flush=True)
@@ -400,14 +405,31 @@ def measure_gemm_peak(args: argparse.Namespace) -> dict[str, float]:
 
 
 def default_choice(args: argparse.Namespace, cache_dir: Path) -> BackendChoice:
-    """What THREEKCAL_BACKEND=auto runs for this model here (measuring int8 against fp32 if it must)."""
+    """What THREEKCAL_BACKEND=auto runs for this model here, measuring int8 against fp32 if it must.
+
+    In a subprocess: the measurement loads both ONNX graphs, and the workers started later would inherit
+    this process's peak resident memory as their own."""
+    from threekcal.model import BackendChoice
+
+    command = [
+        sys.executable, __file__, "--choice-worker", "--model-dir", str(args.model_dir),
+        "--cache-dir", str(cache_dir), "--threads", str(args.threads),
+    ]  # fmt: skip
+    env = {**_base_env(), "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return BackendChoice(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def choice_worker(model_dir: Path, cache_dir: Path, threads: int) -> None:
+    from dataclasses import asdict
+
     from threekcal.model import choose_backend_for
     from threekcal.settings import Settings
 
     settings = Settings(
-        _env_file=None, device="cpu", backend="auto", cache_dir=cache_dir, torch_threads=args.threads
+        _env_file=None, device="cpu", backend="auto", cache_dir=cache_dir, torch_threads=threads
     )
-    return choose_backend_for(settings=settings, model=str(args.model_dir))
+    print(json.dumps(asdict(choose_backend_for(settings=settings, model=str(model_dir)))), flush=True)
 
 
 def measure_profile(args: argparse.Namespace, cache_dir: Path, backend: str) -> dict:
@@ -435,7 +457,7 @@ def report_profile(profile: dict, peaks: dict[str, float], shape: dict[str, int]
     fusion = ", ".join(f"{op} {count}" for op, count in profile["fusion"].items()) or "none"
     print(f"profile of one {profile['backend']} pass (fused ops in the export: {fusion}):")
     for name, seconds in groups.items():
-        print(f"  {name:<15} {seconds:>7.2f} s {seconds / total:>6.1%} of kernel time")
+        print(f"  {name:<18} {seconds:>7.2f} s {seconds / total:>6.1%} of kernel time")
     top = sorted(ops.items(), key=lambda item: -item[1])[:6]
     print("  top ops: " + ", ".join(f"{op} {seconds:.2f} s" for op, seconds in top))
     d, f, layers = shape["hidden"], shape["intermediate"], shape["layers"]
