@@ -268,7 +268,8 @@ def profile_worker(backend: str, model_dir: Path, cache_dir: Path, threads: int,
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             op = event["args"]["op_name"]
             seconds[op] = seconds.get(op, 0.0) + event["dur"] / 1e6
-    print(json.dumps({"ops": seconds, "fusion": meta.get("fusion", {})}), flush=True)
+    fusion = meta.get("fusion", {}).get(kind.variant, {})  # the fused ops of the graph profiled
+    print(json.dumps({"ops": seconds, "fusion": fusion}), flush=True)
 
 
 class Worker:
@@ -452,6 +453,9 @@ def report_profile(profile: dict, peaks: dict[str, float], shape: dict[str, int]
     ops: dict[str, float] = profile["ops"]
     total = sum(ops.values())
     groups = {name: sum(ops.get(op, 0.0) for op in members) for name, members in OP_GROUPS.items()}
+    if profile["backend"] == "onnx":  # every weight is quantised: fp32 MatMuls are attention's Q K^T and P V
+        groups["GEMM"] -= ops.get("MatMul", 0.0)
+        groups["attention"] += ops.get("MatMul", 0.0)
     groups["other"] = total - sum(groups.values())
     print()
     fusion = ", ".join(f"{op} {count}" for op, count in profile["fusion"].items()) or "none"
