@@ -123,7 +123,8 @@ def test_auto_measures_once_then_reuses_the_remembered_figures(
     assert "ONNX int8 300.0 comments/s, ONNX fp32 100.0 comments/s" in first.reason
     assert "3.00x" in first.reason and cpu_description() in first.reason
     remembered = json.loads(measurement_file(auto_settings).read_text())
-    assert remembered["measurements"][0]["comments_per_s"] == {"onnx": 300.0, "onnx-fp32": 100.0}
+    assert remembered["measurements"][0]["int8_per_s"] == 300.0
+    assert remembered["measurements"][0]["fp32_per_s"] == 100.0
 
     again = choose_backend_for(settings=auto_settings, model=str(tiny_model_dir), measure=must_not_measure)
     assert again == first
@@ -172,6 +173,21 @@ def test_a_corrupt_or_foreign_measurement_file_is_measured_again_with_a_warning(
         choose_backend_for(settings=auto_settings, model=str(tiny_model_dir), measure=must_not_measure)
         == choice
     )
+
+
+def test_an_impossible_remembered_figure_is_measured_again(
+    tiny_model_dir: Path, auto_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    choose_backend_for(settings=auto_settings, model=str(tiny_model_dir), measure=FakeMeasure(300.0, 100.0))
+    remembered = json.loads(measurement_file(auto_settings).read_text())
+    remembered["measurements"][0]["fp32_per_s"] = 0.0  # this machine's own entry, edited by hand
+    measurement_file(auto_settings).write_text(json.dumps(remembered))
+    measure = FakeMeasure(int8=100.0, fp32=100.0)
+    with caplog.at_level(logging.WARNING, logger=_measure.__name__):
+        assert choose_backend_for(
+            settings=auto_settings, model=str(tiny_model_dir), measure=measure
+        ).backend == ("onnx-fp32")
+    assert measure.calls == 1 and "measuring the backends again" in caplog.text
 
 
 def test_another_cpu_or_thread_count_is_measured_anew_and_each_machine_keeps_its_entry(

@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from threekcal.model._device import BackendChoice, cpu_description
 from threekcal.model._types import ModelError
@@ -62,7 +62,8 @@ class MachineKey(BaseModel, frozen=True):
 
 class Measurement(BaseModel):
     key: MachineKey
-    comments_per_s: dict[Literal["onnx", "onnx-fp32"], float]
+    int8_per_s: float = Field(gt=0)  # comments per second
+    fp32_per_s: float = Field(gt=0)
     measured_at: datetime
 
 
@@ -123,8 +124,8 @@ def write_measurements(path: Path, measurements: list[Measurement]) -> None:
 
 def decide(measurement: Measurement, settings: Settings) -> BackendChoice:
     """The faster ONNX backend of a measurement, int8 only with a clear lead; the reason gives the figures."""
-    int8, fp32 = measurement.comments_per_s[INT8], measurement.comments_per_s[FP32]
-    speedup = int8 / fp32 if fp32 > 0 else float("inf")
+    int8, fp32 = measurement.int8_per_s, measurement.fp32_per_s
+    speedup = int8 / fp32
     threshold = settings.backend_int8_min_speedup
     backend = INT8 if speedup >= threshold else FP32
     key = measurement.key
@@ -174,9 +175,8 @@ def measured_choice(
         "measuring ONNX int8 against fp32 for %s on %s (once per model and machine)", source.version, key.cpu
     )
     figures = (measure or time_onnx_backends)(source, settings)
-    measurement = Measurement(
-        key=key, comments_per_s={INT8: figures[INT8], FP32: figures[FP32]}, measured_at=now()
-    )
+    measurement = Measurement(key=key, int8_per_s=figures[INT8], fp32_per_s=figures[FP32], measured_at=now())
+
     # Entries of other machines sharing this cache stay; this machine's older entry, if any, is replaced.
     others = [entry for entry in remembered if entry.key.cpu != key.cpu or entry.key.threads != key.threads]
     write_measurements(path, [*others, measurement])
