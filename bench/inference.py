@@ -26,8 +26,9 @@ its process received (user + system, all threads), and the table shows the cores
 the best of many ~1 ms runs, which a loaded machine disturbs less than a pass of seconds. Where the time
 goes: one more pass of the default ONNX backend under ONNX Runtime's profiler, its kernel time split into
 GEMM kernels (DynamicQuantizeMatMul, MatMul...), attention (Attention/QAttention: the Q/K/V projection
-plus scores, softmax and the weighted sum), LayerNorm/GELU and the rest, and the GFLOP/s of the GEMM
-kernels alone.
+plus scores, softmax and the weighted sum), residual Add/LayerNorm/GELU and the rest, and the GFLOP/s of
+the GEMM kernels alone. The default backend is what ``auto`` picks for this model here: measured (or
+remembered) in the export cache, with the figures in the report.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from threekcal.model.testmodel import WORDS
+
+if TYPE_CHECKING:
+    from threekcal.model import BackendChoice
 
 ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("naive", "torch", "onnx-fp32", "onnx")
@@ -222,8 +227,8 @@ OP_GROUPS = {
         "MatMul", "MatMulInteger", "DynamicQuantizeMatMul", "MatMulIntegerToFloat", "FusedMatMul", "Gemm",
     ),
     "attention": ("Attention", "QAttention", "MultiHeadAttention", "Softmax"),
-    "LayerNorm/GELU": (
-        "SkipLayerNormalization", "LayerNormalization", "BiasGelu", "Gelu", "FastGelu", "Erf",
+    "Add/LayerNorm/GELU": (
+        "SkipLayerNormalization", "LayerNormalization", "Add", "BiasGelu", "Gelu", "FastGelu", "Erf",
     ),
 }  # fmt: skip
 
@@ -235,19 +240,22 @@ def profile_worker(backend: str, model_dir: Path, cache_dir: Path, threads: int,
 
     from threekcal.model import _export, _onnx, resolve_model
     from threekcal.model._backend import TextClassifier, backend_class, configure_tokenizer
+    from threekcal.settings import Settings
 
     texts = comments(count)
     source = resolve_model(str(model_dir))
     directory = _export.export_dir(source, cache_dir)
     meta = json.loads((directory / _export.META_FILE).read_text())
     kind = backend_class(backend)
-    options = onnxruntime.SessionOptions()
-    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+    # The product's own session options (threads, spinning, fusions kept off), plus the profiler.
+    options = _onnx.session_options(Settings(torch_threads=threads, _env_file=None))
     options.enable_profiling = True
     options.profile_file_prefix = str(cache_dir / "profile")
     session = onnxruntime.InferenceSession(
-        str(directory / _export.MODEL_FILES[kind.variant]), options, providers=["CPUExecutionProvider"]
+        str(directory / _export.MODEL_FILES[kind.variant]),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(_onnx.DISABLED_OPTIMIZERS),
     )
     tokenizer = configure_tokenizer(
         Tokenizer.from_file(str(directory / _export.TOKENIZER_FILE)), meta["max_length"]
@@ -260,7 +268,8 @@ def profile_worker(backend: str, model_dir: Path, cache_dir: Path, threads: int,
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             op = event["args"]["op_name"]
             seconds[op] = seconds.get(op, 0.0) + event["dur"] / 1e6
-    print(json.dumps({"ops": seconds, "fusion": meta.get("fusion", {})}), flush=True)
+    fusion = meta.get("fusion", {}).get(kind.variant, {})  # the fused ops of the graph profiled
+    print(json.dumps({"ops": seconds, "fusion": fusion}), flush=True)
 
 
 class Worker:
@@ -329,8 +338,12 @@ def main() -> None:
     parser.add_argument("--worker", choices=BACKENDS, help=argparse.SUPPRESS)
     parser.add_argument("--gemm-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--profile-worker", choices=BACKENDS, help=argparse.SUPPRESS)
+    parser.add_argument("--choice-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.choice_worker:
+        choice_worker(args.model_dir, args.cache_dir, args.threads)
+        return
     if args.gemm_worker:
         shape = model_shape(args.model_dir)
         print(json.dumps(gemm_peak(args.threads, shape["hidden"], shape["intermediate"])), flush=True)
@@ -354,6 +367,8 @@ def main() -> None:
         export = [sys.executable, "-c", EXPORT_SCRIPT, str(args.model_dir), str(cache_dir)]
         subprocess.run(export, check=True, env=_base_env())
         export_s = time.perf_counter() - started
+        print("choosing the default backend (auto) ...", flush=True)
+        choice = default_choice(args, cache_dir)
         load_before = os.getloadavg()[0]
         peaks = measure_gemm_peak(args)
         workers = []
@@ -365,7 +380,7 @@ def main() -> None:
             for handle in workers:
                 handle.timed_pass()
         results = {handle.backend: handle.finish() for handle in workers}
-        profile = measure_profile(args, cache_dir)
+        profile = measure_profile(args, cache_dir, choice.backend)
         # Measured again after the passes: the best of both is the ceiling on a machine others share.
         again = measure_gemm_peak(args)
         peaks = {kind: max(value, again[kind]) for kind, value in peaks.items()}
@@ -376,7 +391,7 @@ def main() -> None:
     counts = token_counts(args.model_dir, comments(args.comments))
     report(results, args, export_s, sum(counts) / len(counts))
     shape = model_shape(args.model_dir)
-    report_ceiling(results, peaks, classified_flops(shape, counts), args.threads)
+    report_ceiling(results, peaks, classified_flops(shape, counts), args.threads, choice)
     report_profile(profile, peaks, shape, counts)
 
 
@@ -390,15 +405,35 @@ def measure_gemm_peak(args: argparse.Namespace) -> dict[str, float]:
     return json.loads(completed.stdout)
 
 
-def default_backend() -> str:
+def default_choice(args: argparse.Namespace, cache_dir: Path) -> BackendChoice:
+    """What THREEKCAL_BACKEND=auto runs for this model here, measuring int8 against fp32 if it must.
+
+    In a subprocess: the measurement loads both ONNX graphs, and the workers started later would inherit
+    this process's peak resident memory as their own."""
+    from threekcal.model import BackendChoice
+
+    command = [
+        sys.executable, __file__, "--choice-worker", "--model-dir", str(args.model_dir),
+        "--cache-dir", str(cache_dir), "--threads", str(args.threads),
+    ]  # fmt: skip
+    env = {**_base_env(), "OMP_NUM_THREADS": str(args.threads), "TOKENIZERS_PARALLELISM": "false"}
+    completed = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return BackendChoice(**json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def choice_worker(model_dir: Path, cache_dir: Path, threads: int) -> None:
+    from dataclasses import asdict
+
     from threekcal.model import choose_backend_for
     from threekcal.settings import Settings
 
-    return choose_backend_for("auto", Settings(_env_file=None, device="cpu")).backend
+    settings = Settings(
+        _env_file=None, device="cpu", backend="auto", cache_dir=cache_dir, torch_threads=threads
+    )
+    print(json.dumps(asdict(choose_backend_for(settings=settings, model=str(model_dir)))), flush=True)
 
 
-def measure_profile(args: argparse.Namespace, cache_dir: Path) -> dict:
-    backend = default_backend()
+def measure_profile(args: argparse.Namespace, cache_dir: Path, backend: str) -> dict:
     if not backend.startswith("onnx"):
         return {}
     print(f"profiling {backend} ...", flush=True)
@@ -418,12 +453,15 @@ def report_profile(profile: dict, peaks: dict[str, float], shape: dict[str, int]
     ops: dict[str, float] = profile["ops"]
     total = sum(ops.values())
     groups = {name: sum(ops.get(op, 0.0) for op in members) for name, members in OP_GROUPS.items()}
+    if profile["backend"] == "onnx":  # every weight is quantised: fp32 MatMuls are attention's Q K^T and P V
+        groups["GEMM"] -= ops.get("MatMul", 0.0)
+        groups["attention"] += ops.get("MatMul", 0.0)
     groups["other"] = total - sum(groups.values())
     print()
     fusion = ", ".join(f"{op} {count}" for op, count in profile["fusion"].items()) or "none"
     print(f"profile of one {profile['backend']} pass (fused ops in the export: {fusion}):")
     for name, seconds in groups.items():
-        print(f"  {name:<15} {seconds:>7.2f} s {seconds / total:>6.1%} of kernel time")
+        print(f"  {name:<18} {seconds:>7.2f} s {seconds / total:>6.1%} of kernel time")
     top = sorted(ops.items(), key=lambda item: -item[1])[:6]
     print("  top ops: " + ", ".join(f"{op} {seconds:.2f} s" for op, seconds in top))
     d, f, layers = shape["hidden"], shape["intermediate"], shape["layers"]
@@ -450,12 +488,15 @@ def token_counts(model_dir: Path, texts: list[str]) -> list[int]:
     return [min(len(encoding.ids), limit) for encoding in tokenizer.encode_batch(texts)]
 
 
-def report_ceiling(results: dict[str, dict], peaks: dict[str, float], flops: float, threads: int) -> None:
+def report_ceiling(
+    results: dict[str, dict], peaks: dict[str, float], flops: float, threads: int, choice: BackendChoice
+) -> None:
     from threekcal.model import cpu_description
 
-    default = default_backend()
+    default = choice.backend
     print()
     print(f"CPU: {cpu_description()}")
+    print(f"default backend: {choice.explain()}")
     print(
         f"ONNX Runtime GEMM peak on {threads} threads (best of the model's shapes, {GEMM_TOKENS} rows): "
         f"fp32 MatMul {peaks['fp32']:.0f} GFLOP/s, int8 MatMulInteger {peaks['int8']:.0f} GOP/s "

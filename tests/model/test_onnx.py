@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from threekcal.emotions import LABELS
-from threekcal.model import Classifier, ModelError, _export, load_classifier
+from threekcal.model import Classifier, ModelError, _export, _onnx, load_classifier
 from threekcal.settings import Settings
 
 
@@ -156,12 +156,53 @@ def test_the_export_is_fused_and_an_older_format_is_exported_again(
     layers = json.loads((tiny_model_dir / "config.json").read_text())["num_hidden_layers"]
     meta = json.loads((directory / _export.META_FILE).read_text())
     assert meta["format"] == _export.EXPORT_FORMAT
-    assert meta["fusion"]["Attention"] == layers
-    assert meta["fusion"]["SkipLayerNormalization"] == 2 * layers
+    assert meta["fusion"]["fp32"]["Attention"] == layers
+    assert "Attention" not in meta["fusion"]["int8"]  # QAttention was slower than quantised projections
+    assert meta["fusion"]["int8"]["BiasGelu"] == layers
+    for variant in ("fp32", "int8"):
+        assert "SkipLayerNormalization" not in meta["fusion"][variant]  # slower than Add + LayerNorm
     int8_ops = {node.op_type for node in onnx.load(str(directory / _export.MODEL_FILES["int8"])).graph.node}
-    assert "QAttention" in int8_ops and "Attention" not in int8_ops
+    assert "MatMulInteger" in int8_ops and not {"QAttention", "Attention"} & int8_ops
+    assert "LayerNormalization" in int8_ops and "SkipLayerNormalization" not in int8_ops
+    assert {path.name for path in directory.iterdir()} == {
+        *_export.MODEL_FILES.values(),
+        _export.META_FILE,
+        _export.TOKENIZER_FILE,
+    }  # no intermediate graph left behind
 
-    (directory / _export.META_FILE).write_text(json.dumps({**meta, "format": 1}))  # an export before fusion
+    (directory / _export.META_FILE).write_text(json.dumps({**meta, "format": 3}))  # int8 with QAttention
     assert not _export.is_complete(directory)
     assert load_classifier(str(tiny_model_dir), "onnx", settings=settings).predict(["hello"])
     assert json.loads((directory / _export.META_FILE).read_text())["format"] == _export.EXPORT_FORMAT
+
+
+@pytest.mark.parametrize("variant", ["fp32", "int8"])
+def test_the_runtime_does_not_fuse_skip_layer_norm_back_at_load(
+    onnx_int8_classifier: Classifier, model_settings: Settings, tmp_path: Path, variant: str
+) -> None:
+    import onnx
+    import onnxruntime
+
+    (directory,) = (Path(model_settings.cache_dir) / "onnx").iterdir()
+    options = _onnx.session_options(model_settings)
+    options.optimized_model_filepath = str(tmp_path / "as-loaded.onnx")  # the graph the runtime runs
+    onnxruntime.InferenceSession(
+        str(directory / _export.MODEL_FILES[variant]),
+        options,
+        providers=["CPUExecutionProvider"],
+        disabled_optimizers=list(_onnx.DISABLED_OPTIMIZERS),
+    )
+    ops = {node.op_type for node in onnx.load(str(tmp_path / "as-loaded.onnx")).graph.node}
+    assert "LayerNormalization" in ops and "SkipLayerNormalization" not in ops
+    if variant == "int8":
+        assert not {"QAttention", "Attention"} & ops
+
+
+def test_onnx_threads_do_not_spin_unless_asked(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    key = "session.intra_op.allow_spinning"
+    quiet = _onnx.session_options(make_settings(tmp_path, torch_threads=2))
+    assert quiet.get_session_config_entry(key) == "0" and quiet.intra_op_num_threads == 2
+    spinning = _onnx.session_options(make_settings(tmp_path, onnx_spinning=True))
+    assert spinning.get_session_config_entry(key) == "1"

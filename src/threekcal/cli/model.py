@@ -81,7 +81,7 @@ def classify(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     if explain_backend:
-        _explain_backend(backend)
+        _explain_backend(model, backend)
         if not texts:
             return
     from_stdin = not texts or texts == ["-"]
@@ -114,11 +114,13 @@ def classify(
     console.print(f"[dim]model {classifier.model_version}[/dim]", highlight=False)
 
 
-def _explain_backend(backend: str | None) -> None:
+def _explain_backend(model: str | None, backend: str | None) -> None:
     from threekcal.model import ModelError, choose_backend_for, cpu_description
 
+    # auto measures ONNX int8 against fp32 on first use for a model and machine (seconds; once).
+    errors.print("[dim]choosing the backend…[/dim]", highlight=False)
     try:
-        choice = choose_backend_for(backend)
+        choice = choose_backend_for(backend, model=model)
     except ModelError as exc:
         raise _fail(str(exc)) from None
     console.print(escape(choice.explain()), highlight=False, soft_wrap=True)

@@ -5,10 +5,14 @@ directory beside its final place and renamed into place, so a crash mid-export n
 and a concurrent export of the same version simply loses the race.
 
 For BERT-family encoders (RoBERTa, DistilRoBERTa, BERT, XLM-R) the traced graph goes through ONNX
-Runtime's transformer fusion before quantisation: each layer's attention becomes one ``Attention`` node
-(quantised to ``QAttention``), the residual add + LayerNorm one ``SkipLayerNormalization``, bias + GELU one
-``BiasGelu``. The fused fp32 graph computes the same function (tests compare it with torch); it saves
-per-op overhead and memory traffic, which matter at the short sequence lengths of comments.
+Runtime's transformer fusion before quantisation: bias + GELU becomes one ``BiasGelu``, and in the fp32
+graph each layer's attention one ``Attention`` node. The int8 graph keeps attention unfused (its Q, K, V
+projections quantised like the other weights): the fused ``QAttention`` kernel was slower (int8 pass 1.25x
+as fast per core-second without it, fp32 1.05x slower without ``Attention``, one bench run on an AMX
+Xeon). The residual add + LayerNorm stays two standard ops: ONNX Runtime's fused
+``SkipLayerNormalization`` kernel ran at half their speed (see ``_onnx``). The fused fp32 graph computes
+the same function (tests compare it with torch); it saves per-op overhead and memory traffic, which
+matter at the short sequence lengths of comments.
 
 This module imports torch only inside ``export``; serving an existing export needs only onnxruntime and
 tokenizers.
@@ -37,8 +41,9 @@ META_FILE = "threekcal-onnx.json"
 TOKENIZER_FILE = "tokenizer.json"
 MODEL_FILES = {"fp32": "model.fp32.onnx", "int8": "model.int8.onnx"}
 OPSET = 17
-EXPORT_FORMAT = 2
-"""Bumped when the graphs change (2: transformer fusion); an older export in the cache is redone."""
+EXPORT_FORMAT = 4
+"""Bumped when the graphs change (2: transformer fusion; 3: Add + LayerNormalization instead of
+SkipLayerNormalization; 4: int8 attention unfused); an older export in the cache is redone."""
 FUSION_MODEL_TYPES = {"roberta": "bert", "xlm-roberta": "bert", "bert": "bert", "camembert": "bert"}
 """transformers ``model_type`` -> ONNX Runtime optimizer ``model_type`` (RoBERTa uses BERT's fusions)."""
 # Names of the graph's inputs and output, shared with the serving side.
@@ -107,6 +112,7 @@ def _export_into(source: ModelSource, staging: Path) -> None:
     model = load_model(source.path, attn_implementation="eager")
     tokenizer, pad_id = load_tokenizer(source.path, model.config)
     fp32_path, int8_path = (staging / MODEL_FILES[variant] for variant in ("fp32", "int8"))
+    traced_path, int8_source = staging / "traced.onnx", staging / "int8-source.onnx"
     # Two lengths, so the traced graph contains the padding-mask path (an unpadded trace may skip it).
     sample = [tokenizer.encode("a short sample").ids, tokenizer.encode("a somewhat longer sample text").ids]
     width = max(len(ids) for ids in sample)
@@ -126,24 +132,28 @@ def _export_into(source: ModelSource, staging: Path) -> None:
         torch.onnx.export(
             _logits_only(model),
             (input_ids, attention_mask),
-            str(fp32_path),
+            str(traced_path),
             input_names=list(INPUT_NAMES),
             output_names=[OUTPUT_NAME],
             dynamic_axes={INPUT_NAMES[0]: dynamic, INPUT_NAMES[1]: dynamic, OUTPUT_NAME: {0: "batch"}},
             opset_version=OPSET,
             dynamo=False,
         )
-    fusion = _fuse(fp32_path, model.config)
+    fusion = {
+        "fp32": _fuse(traced_path, fp32_path, model.config, attention=True),
+        "int8": _fuse(traced_path, int8_source, model.config, attention=False),
+    }
     # Signed int8 weights: unsigned ones ran 4x slower on this kind of CPU (see STACK-NOTES). Fused nodes
-    # (Attention, SkipLayerNormalization...) are contrib ops shape inference cannot type: their outputs
-    # are float.
+    # (BiasGelu...) are contrib ops shape inference cannot type: their outputs are float.
     with _without_log_message("Please consider to run pre-processing"):
         quantize_dynamic(
-            fp32_path,
+            int8_source,
             int8_path,
             weight_type=QuantType.QInt8,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
+    for intermediate in (traced_path, int8_source):
+        intermediate.unlink(missing_ok=True)
     tokenizer.save(str(staging / TOKENIZER_FILE))
     meta = {
         "format": EXPORT_FORMAT,
@@ -158,24 +168,30 @@ def _export_into(source: ModelSource, staging: Path) -> None:
     (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def _fuse(path: Path, config: object) -> dict[str, int]:
-    """Rewrite the fp32 graph at ``path`` with ONNX Runtime's transformer fusion; the fused op counts.
+def _fuse(traced: Path, target: Path, config: object, *, attention: bool) -> dict[str, int]:
+    """Write ``traced`` rewritten by ONNX Runtime's transformer fusion to ``target``; the fused op counts.
 
     Architectures the optimizer does not know keep the traced graph (an empty dict says so)."""
     optimizer_type = FUSION_MODEL_TYPES.get(str(getattr(config, "model_type", "")))
     if optimizer_type is None:
+        shutil.copyfile(traced, target)
         return {}
+    from onnxruntime.transformers.fusion_options import FusionOptions
     from onnxruntime.transformers.optimizer import optimize_model
 
+    options = FusionOptions(optimizer_type)
+    options.enable_skip_layer_norm = False  # slower than Add + LayerNormalization (see the module's doc)
+    options.enable_attention = attention
     fused = optimize_model(
-        str(path),
+        str(traced),
         model_type=optimizer_type,
         num_heads=int(config.num_attention_heads),  # type: ignore[attr-defined]
         hidden_size=int(config.hidden_size),  # type: ignore[attr-defined]
         opt_level=0,  # fusion only: the runtime's own optimisations stay per machine, at load
+        optimization_options=options,
     )
     counts = {name: int(count) for name, count in fused.get_fused_operator_statistics().items() if count}
-    fused.save_model_to_file(str(path))
+    fused.save_model_to_file(str(target))
     return counts
 
 

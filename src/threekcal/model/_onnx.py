@@ -33,6 +33,29 @@ def providers_for(device: str, available: list[str]) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
+DISABLED_OPTIMIZERS = ("SkipLayerNormFusion",)
+"""ONNX Runtime's load-time fusions that we keep off: its fused SkipLayerNormalization kernel ran at about
+half the speed of Add + LayerNormalization on ONNX Runtime 1.32 (AMX Xeon, 2 threads: int8 model 1.3x as
+fast without it, fp32 1.1x, in one bench run; see ``_export``), so the export leaves it unfused too."""
+
+
+def session_options(settings: Settings) -> onnxruntime.SessionOptions:
+    """Every ONNX session of ThreeKcal (serving, the auto measurement, the bench's profile) is made alike."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    if settings.torch_threads:
+        options.intra_op_num_threads = settings.torch_threads
+    # Spinning threads burn the CPU time that the machine's other work (and the other thread) needs.
+    options.add_session_config_entry(
+        "session.intra_op.allow_spinning", "1" if settings.onnx_spinning else "0"
+    )
+    return options
+
+
 class OnnxBackend(Backend):
     """Serves an export from the cache; ``settings.torch_threads`` sets ONNX Runtime's threads too."""
 
@@ -66,16 +89,11 @@ class OnnxBackend(Backend):
         tokenizer = configure_tokenizer(
             Tokenizer.from_file(str(directory / TOKENIZER_FILE)), meta["max_length"]
         )
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.inter_op_num_threads = 1
-        if settings.torch_threads:
-            options.intra_op_num_threads = settings.torch_threads
         session = onnxruntime.InferenceSession(
             str(directory / MODEL_FILES[cls.variant]),
-            options,
+            session_options(settings),
             providers=providers_for(settings.device, onnxruntime.get_available_providers()),
+            disabled_optimizers=list(DISABLED_OPTIMIZERS),
         )
         return cls(session, tokenizer, int(meta["pad_id"]), labels)
 

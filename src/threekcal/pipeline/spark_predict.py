@@ -166,11 +166,12 @@ def spark_classifier(
     from threekcal.pipeline.active_model import active_version, record_tag
     from threekcal.pipeline.sparksession import spark_for
 
-    choice = choose_backend_for(backend, settings)
     active = None if model else active_version(settings)
     model_id = model if active is None else active.source  # executors resolve the same id
     source = resolve_model(model_id)
     source.labels()  # a wrong label set fails here, not on every executor
+    # auto: measured (or remembered) on the driver for this model; the executors run what it chose.
+    choice = choose_backend_for(backend, settings, source=source)
     if choice.backend.startswith("onnx"):
         export_onnx(model_id, settings=settings)  # once, before the executors need it
     spec = ModelSpec(

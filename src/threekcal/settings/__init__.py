@@ -44,9 +44,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./var/threekcal.db"
     admin_token: SecretStr | None = None
     model: str = DEFAULT_MODEL
-    # auto: ONNX int8 where the CPU has VNNI/AMX, ONNX fp32 where not; torch fp16 on a GPU.
+    # auto: the faster of ONNX int8/fp32 as measured here (or by CPU flags); torch fp16 on a GPU.
     backend: Literal["auto", "torch", "onnx", "onnx-fp32"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when a GPU is present
+    # auto on a CPU times ONNX int8 against fp32 once per model and machine (false: the CPU-flag rule);
+    # int8 only when this much faster: less is within a shared machine's noise, not worth int8's accuracy.
+    backend_measure: bool = True
+    backend_int8_min_speedup: float = Field(default=1.15, ge=1.0, le=10.0)
+    backend_measure_seconds: float = Field(default=2.0, gt=0, le=60)  # timed rounds after the warm-up
+    # ONNX Runtime's threads spin between operators: a little faster on an idle machine, but on a shared one
+    # they burn the CPU the other work needs (int8 ran at half the speed with it at load average 5).
+    onnx_spinning: bool = False
     torch_threads: int | None = Field(default=None, ge=1, le=256)
     batch_size: int = Field(default=32, ge=1, le=1024)
     gpu_batch_size: int = Field(default=128, ge=1, le=4096)  # a GPU wants bigger batches than a CPU
