@@ -6,14 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from typer.testing import CliRunner
 
 from threekcal.cli import app
@@ -21,6 +21,7 @@ from threekcal.db import aggregates, importing
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.settings import get_settings
+from threekcal.validation import clean_comment_record
 
 runner = CliRunner()
 HEADER = ["comments", "request_user", "request_time", "prediction_result", "prediction_score",
@@ -147,6 +148,50 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
     assert "10 rows read: 0 comments stored, 10 already present" in result.stdout
     with engine_for(cli_db).connect() as connection:
         assert aggregates.differences(connection) == []
+
+
+def test_a_chunk_another_writer_stored_meanwhile_is_rolled_back_and_nothing_is_counted_twice(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_csv(tmp_path / "raced.csv", good_rows(12))
+    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "5")
+    get_settings.cache_clear()
+    records = [clean_comment_record(dict(zip(HEADER, row, strict=True))) for row in good_rows(12)]
+    by_receipt = {importing.receipt_for(record): record for record in records}
+    chunks: list[Sequence[str]] = []  # the receipts each chunk was about to store
+    raced: list[str] = []
+
+    def another_writer_stores_two(_connection: Connection, receipts: Sequence[str]) -> None:
+        """Between the second chunk's look-up and its INSERT, another writer (its own connection and
+        transaction, counting what it stores) stores two of the comments the chunk is about to store."""
+        chunks.append(receipts)
+        if len(chunks) == 2:
+            raced.extend(sorted(receipts)[:2])
+            rows = [(importing.stored_values(by_receipt[r]), by_receipt[r]) for r in raced]
+            with create_engine(cli_db).begin() as other:
+                assert importing.store_chunk(other, rows) == raced
+
+    real_import = importing.import_comments
+    monkeypatch.setattr(
+        importing,
+        "import_comments",
+        lambda *args, **kwargs: real_import(*args, **kwargs, before_insert=another_writer_stores_two),
+    )
+    result = run_import(str(path))
+    assert result.exit_code == 1, result.output
+    assert "another writer stored 2 of these comments at the same time" in result.stderr
+    assert [len(receipts) for receipts in chunks] == [5, 5]  # the import stopped at the raced chunk
+    kept = {row.receipt for row in stored(cli_db)}
+    assert kept == {*chunks[0], *raced}  # the raced chunk's own rows were rolled back
+    verified = runner.invoke(app, ["stats", "verify"])
+    assert verified.exit_code == 0, verified.output  # each stored comment counted once
+
+    monkeypatch.setattr(importing, "import_comments", real_import)
+    again = run_import(str(path))
+    assert again.exit_code == 0, again.output
+    assert "12 rows read: 5 comments stored, 7 already present, 0 bad rows skipped" in again.stdout
+    assert count(cli_db) == 12
+    assert runner.invoke(app, ["stats", "verify"]).exit_code == 0
 
 
 def test_bad_rows_are_reported_with_their_line_numbers_and_skipped(cli_db: str, tmp_path: Path) -> None:

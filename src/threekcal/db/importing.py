@@ -49,7 +49,8 @@ STORED_COLUMNS = ("receipt", *COMMENT_RECORD_FIELDS)
 RECEIPT_LOOKUP_BATCH = 5000  # receipts per IN (...) query: well under SQLite's 32766 parameters
 comments = Comment.__table__
 
-# After each chunk's insert, in its transaction: (connection, receipts of the comments it stored).
+# In a chunk's transaction (connection, receipts): after its insert, the receipts of the comments it stored
+# (``after_chunk``); before its insert, those it is about to store (``before_insert``).
 ChunkHook = Callable[[Connection, Sequence[str]], None]
 Progress = Callable[[int], None]  # the source's position: bytes read of a file, rows read of a table
 
@@ -345,15 +346,22 @@ def _counted(record: CommentRecord) -> dict[str, Any]:
     }
 
 
-def store_chunk(connection: Connection, chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]]) -> list[str]:
+def store_chunk(
+    connection: Connection,
+    chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]],
+    before_insert: ChunkHook | None = None,
+) -> list[str]:
     """Insert the comments of ``chunk`` not stored yet and count them in the statistics aggregates, in
-    the caller's transaction; the receipts of the comments it stored."""
+    the caller's transaction; the receipts of the comments it stored. ``before_insert`` is called with
+    the receipts found new, between the look-up and the INSERT (where another writer may come in)."""
     unique = {values[0]: (values, record) for values, record in reversed(chunk)}  # the first one wins
     existing = _existing_receipts(connection, list(unique))
     # In receipt order the unique index on receipt is written in one sweep instead of at random places.
     new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
     if not new:
         return []
+    if before_insert is not None:
+        before_insert(connection, [values[0] for values, _record in new])
     result = connection.exec_driver_sql(_insert_sql(connection), [values for values, _record in new])
     if result.rowcount != len(new):
         raise ImportRaceError(
@@ -379,6 +387,7 @@ def import_comments(
     on_bad: Callable[[BadRow], None] = lambda _bad: None,
     progress: Progress = lambda _position: None,
     after_chunk: ChunkHook | None = None,
+    before_insert: ChunkHook | None = None,
     sqlite_cache_mib: int | None = None,
 ) -> ImportReport:
     """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
@@ -404,7 +413,7 @@ def import_comments(
         with engine.begin() as connection:
             if sqlite_cache_mib is not None and connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{int(sqlite_cache_mib) * 1024}")
-            receipts = store_chunk(connection, rows)
+            receipts = store_chunk(connection, rows, before_insert)
             if after_chunk is not None:
                 after_chunk(connection, receipts)
         report.stored += len(receipts)
