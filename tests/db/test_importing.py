@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from typer.testing import CliRunner
@@ -21,7 +25,24 @@ from threekcal.db import aggregates, importing
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.settings import get_settings
-from threekcal.validation import clean_comment_record
+from threekcal.validation import (
+    BLANK,
+    CONTROL,
+    INCOMPLETE_PREDICTION,
+    INVALID_UNICODE,
+    MAX_COMMENT_CHARS,
+    MAX_REMARK_CHARS,
+    NOT_TEXT,
+    PREDICTION_FIELDS,
+    TOO_LONG,
+    CommentRecord,
+    InvalidInput,
+    clean_comment_record,
+    clean_label,
+    clean_probability,
+    clean_text,
+    clean_time,
+)
 
 runner = CliRunner()
 HEADER = ["comments", "request_user", "request_time", "prediction_result", "prediction_score",
@@ -369,3 +390,107 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     assert count(cli_db) == 3
     with engine_for(cli_db).connect() as connection:
         assert aggregates.differences(connection) == []
+
+
+# ----------------------------------------------------------------------- the rules' cheaper common case
+def _reference_text(value: object, field: str, limit: int, allow_blank: bool = False) -> str | None:
+    """clean_text as written before its one-search shortcut: each check on its own, in order."""
+    if not isinstance(value, str):
+        raise InvalidInput(NOT_TEXT, field)
+    if re.search(r"[\ud800-\udfff]", value):
+        raise InvalidInput(INVALID_UNICODE, field)
+    text = value.strip()
+    if not text:
+        if allow_blank:
+            return None
+        raise InvalidInput(BLANK, field)
+    if len(text) > limit:
+        raise InvalidInput(TOO_LONG, field)
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise InvalidInput(CONTROL, field)
+    return text
+
+
+def _outcome(clean: Callable[[], object]) -> object:
+    try:
+        return clean()
+    except InvalidInput as error:
+        return (error.code, error.field)
+
+
+TRICKY_CHARS = "ab \t\n\r\x00\x08\x0b\x1c\x1f\x7f\x85\xa0\u2028\ud800\udfff\u202e\u200b한"
+tricky_text = st.one_of(
+    st.text(alphabet=TRICKY_CHARS, max_size=8),
+    st.builds(
+        lambda pad, core: pad + core + pad,
+        st.sampled_from(["", " ", "\x1f", "\n"]),
+        st.sampled_from(["x" * 2000, "x" * 2001, "x" * 1999 + "\x00"]),
+    ),
+    st.integers(),
+    st.none(),
+)
+tricky_label = st.one_of(st.sampled_from(["joy", " joy ", "JOY", "", "  ", "happy", "fear\x00"]), st.none(),
+                         st.integers(0, 2), st.booleans())  # fmt: skip
+tricky_score = st.one_of(
+    st.sampled_from(["0.5", " 0.5 ", "1", "1.0", "0", "-0", "1e0", "nan", "inf", "1.5", "", "x", "0x1"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-1, 2),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(
+    comments=tricky_text,
+    label=tricky_label,
+    prediction_result=tricky_label,
+    prediction_score=tricky_score,
+    remark=tricky_text,
+)
+@hypothesis_settings(max_examples=400, deadline=None)
+def test_clean_comment_record_agrees_with_each_rule_checked_on_its_own(
+    comments: object, label: object, prediction_result: object, prediction_score: object, remark: object
+) -> None:
+    """The import's validation takes shortcuts for the usual row (one regex search for two checks, label
+    and score texts looked up in a cache): on tricky values it gives what each rule on its own gives."""
+    values = {
+        "comments": comments,
+        "request_user": "u",
+        "request_time": "2025-01-01T00:00:00",
+        "prediction_result": prediction_result,
+        "prediction_score": prediction_score,
+        "prediction_time": "2025-01-01T00:01:00" if prediction_result is not None else None,
+        "label": label,
+        "remark": remark,
+    }
+    for _twice in range(2):  # the second time from the caches
+        got = _outcome(lambda: clean_comment_record(values))
+        expected = _outcome(lambda: _reference_record(values))
+        assert got == expected
+    for value in (comments, remark):
+        got = _outcome(lambda v=value: clean_text(v, "f", 2000) if isinstance(v, str) else None)
+        assert got == _outcome(lambda v=value: _reference_text(v, "f", 2000) if isinstance(v, str) else None)
+
+
+def _reference_record(values: dict[str, object]) -> CommentRecord:
+    comments = _reference_text(values["comments"] or "", "comments", MAX_COMMENT_CHARS)
+    prediction_result = clean_label(values["prediction_result"], "prediction_result")
+    prediction_score = clean_probability(values["prediction_score"], "prediction_score")
+    prediction_time = clean_time(values["prediction_time"], "prediction_time")
+    given = (prediction_result, prediction_score, prediction_time)
+    if any(value is not None for value in given):
+        for name, value in zip(PREDICTION_FIELDS, given, strict=True):
+            if value is None:
+                raise InvalidInput(INCOMPLETE_PREDICTION, name)
+    remark = values["remark"]
+    assert comments is not None
+    return CommentRecord(
+        comments=comments,
+        request_user="u",
+        request_time=datetime(2025, 1, 1, tzinfo=UTC),
+        prediction_result=prediction_result,
+        prediction_score=prediction_score,
+        prediction_time=prediction_time,
+        label=clean_label(values["label"], "label"),
+        remark=None if remark is None else _reference_text(remark, "remark", MAX_REMARK_CHARS, True),
+    )
