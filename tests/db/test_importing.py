@@ -160,6 +160,7 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
         source,
         chunk_rows=4,
         after_chunk=lambda _connection, receipts: chunks.append(len(receipts)),
+        checker="process",  # as for a large file
     )
     assert (report.rows, report.stored, report.bad) == (10, 10, 0)
     assert chunks == [4, 4, 2]
@@ -191,7 +192,7 @@ def test_comments_another_writer_stores_mid_import_are_never_counted_twice(
         chunks.append(receipts)
         if len(chunks) == 2:
             raced.extend(sorted(receipts)[:2])
-            rows = [(importing.stored_values(by_receipt[r]), by_receipt[r]) for r in raced]
+            rows = [importing.stored_values(by_receipt[r]) for r in raced]
             with create_engine(cli_db).begin() as other:
                 assert importing.store_chunk(other, rows) == raced
 
@@ -221,6 +222,26 @@ def test_comments_another_writer_stores_mid_import_are_never_counted_twice(
     assert count(cli_db) == 12
     verified = runner.invoke(app, ["stats", "verify"])
     assert verified.exit_code == 0, verified.output  # each comment counted once
+
+
+def test_a_checker_process_hands_over_bad_rows_in_order_and_its_errors(cli_db: str, tmp_path: Path) -> None:
+    rows = good_rows(5)
+    path = write_csv(
+        tmp_path / "mixed.csv", [*rows[:2], ["x", "u", "yesterday", "", "", "", "", ""], *rows[2:]]
+    )
+    bad: list[str] = []
+    source = importing.file_source(path)
+    report = importing.import_comments(
+        engine_for(cli_db), source, chunk_rows=2, on_bad=lambda row: bad.append(str(row)), checker="process"
+    )
+    assert (report.rows, report.stored, report.bad) == (6, 5, 1)
+    assert bad == ["line 4: request_time must be a date and time in ISO 8601, like 2026-11-24T12:00:00+00:00 "
+                   "(without an offset: UTC)"]  # fmt: skip
+    source = importing.file_source(path)
+    path.unlink()  # the child process cannot open it: its error comes back here
+    with pytest.raises(FileNotFoundError):
+        importing.import_comments(engine_for(cli_db), source, checker="process")
+    assert count(cli_db) == 5
 
 
 def test_bad_rows_are_reported_with_their_line_numbers_and_skipped(cli_db: str, tmp_path: Path) -> None:

@@ -21,8 +21,11 @@ import base64
 import csv
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.process
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -342,43 +345,46 @@ def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[s
     return found
 
 
-def _counted(record: CommentRecord) -> dict[str, Any]:
+StoredRow = tuple[Any, ...]  # the values of STORED_COLUMNS (stored_values)
+_COLUMN = {name: index for index, name in enumerate(STORED_COLUMNS)}
+
+
+def _counted(values: StoredRow) -> dict[str, Any]:
     """What the statistics aggregates count of a new comment (aggregates.add_comments)."""
     return {
-        "request_user": record.request_user,
-        "request_time": record.request_time,
-        "prediction_result": record.prediction_result,
-        "prediction_score": record.prediction_score,
-        "label": record.label,
+        "request_user": values[_COLUMN["request_user"]],
+        "request_time": datetime.fromisoformat(values[_COLUMN["request_time"]]),  # naive: UTC
+        "prediction_result": values[_COLUMN["prediction_result"]],
+        "prediction_score": values[_COLUMN["prediction_score"]],
+        "label": values[_COLUMN["label"]],
     }
 
 
 def store_chunk(
-    connection: Connection,
-    chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]],
-    before_insert: ChunkHook | None = None,
+    connection: Connection, chunk: Sequence[StoredRow], before_insert: ChunkHook | None = None
 ) -> list[str]:
-    """Insert the comments of ``chunk`` not stored yet and count them in the statistics aggregates, in
-    the caller's transaction; the receipts of the comments it stored. ``before_insert`` is called with
-    the receipts it is about to insert, right before the INSERT (where another writer may come in)."""
-    unique = {values[0]: (values, record) for values, record in reversed(chunk)}  # the first one wins
+    """Insert the comments of ``chunk`` (rows of stored_values) not stored yet and count them in the
+    statistics aggregates, in the caller's transaction; the receipts of the comments it stored.
+    ``before_insert`` is called with the receipts it is about to insert, right before the INSERT (where
+    another writer may come in)."""
+    unique = {values[0]: values for values in reversed(chunk)}  # the first one wins
     if connection.dialect.name == "sqlite":
-        return _store_sqlite(connection, [unique[receipt][0] for receipt in sorted(unique)], before_insert)
+        return _store_sqlite(connection, [unique[receipt] for receipt in sorted(unique)], before_insert)
     existing = _existing_receipts(connection, list(unique))
     # In receipt order the unique index on receipt is written in one sweep instead of at random places.
     new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
     if not new:
         return []
     if before_insert is not None:
-        before_insert(connection, [values[0] for values, _record in new])
-    result = connection.exec_driver_sql(_insert_sql(connection), [values for values, _record in new])
+        before_insert(connection, [values[0] for values in new])
+    result = connection.exec_driver_sql(_insert_sql(connection), new)
     if result.rowcount != len(new):
         raise ImportRaceError(
             f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
             "nothing of this chunk was stored; run the import again to finish it"
         )
-    aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
-    return [values[0] for values, _record in new]
+    aggregates.add_comments(connection, [_counted(values) for values in new])  # after the rows
+    return [values[0] for values in new]
 
 
 def _store_sqlite(
@@ -400,6 +406,107 @@ def _store_sqlite(
     return [receipt for (receipt,) in connection.exec_driver_sql(query, (first, last))]
 
 
+@dataclass(slots=True)
+class CheckedChunk:
+    """Up to ``chunk_rows`` good rows as stored_values, the bad rows among them, how many rows were read
+    (good and bad) and the source's position after them."""
+
+    rows: list[StoredRow]
+    bad: list[BadRow]
+    read: int
+    position: int
+
+
+def checked_chunks(source: Source, chunk_rows: int) -> Iterator[CheckedChunk]:
+    rows: list[StoredRow] = []
+    bad: list[BadRow] = []
+    read = 0
+    for where, checked in _checked(source):
+        read += 1
+        if isinstance(checked, str):
+            bad.append(BadRow(where, checked))
+        else:
+            rows.append(stored_values(checked))
+        if len(rows) >= chunk_rows or len(bad) >= chunk_rows:
+            yield CheckedChunk(rows, bad, read, source.position)
+            rows, bad, read = [], [], 0
+    if read:
+        yield CheckedChunk(rows, bad, read, source.position)
+
+
+_END = "end"  # the checker is done
+# A checker process costs about a second to start (it imports the rules and the models): below this
+# size a file is checked in a thread (~100,000 rows of a typical CSV).
+CHECKER_PROCESS_MIN_BYTES = 10 * 1024 * 1024
+Checker = Literal["process", "thread"]
+CHECKER_WAIT_S = 0.5  # how often a blocked checker looks whether the writer has stopped
+
+
+def _check(source: Source, chunk_rows: int, out: Any, stop: Any) -> None:
+    """The checker's loop (a child process or a thread): chunks into ``out`` until the source ends, an
+    error (handed over too) or ``stop``."""
+    try:
+        for chunk in checked_chunks(source, chunk_rows):
+            while not stop.is_set():
+                try:
+                    out.put(chunk, timeout=CHECKER_WAIT_S)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        out.put(_END)
+    except Exception as error:  # the writer raises it
+        out.put(error)
+
+
+class _CheckedChunks:
+    """The chunks of ``checked_chunks``, checked one chunk ahead of the writer in a child process (a large
+    file) or a thread (a small file, a table: its connection stays in this process)."""
+
+    def __init__(self, source: Source, chunk_rows: int, checker: Checker | None = None) -> None:
+        if checker is None:
+            large = isinstance(source, FileSource) and (source.total or 0) >= CHECKER_PROCESS_MIN_BYTES
+            checker = "process" if large else "thread"
+        if checker == "process" and not isinstance(source, FileSource):
+            raise ValueError("only a file is checked in a separate process")
+        if checker == "process":
+            context = multiprocessing.get_context("spawn")  # fork is unsafe with threads (the progress bar)
+            self.queue: Any = context.Queue(maxsize=1)
+            self.stop: Any = context.Event()
+            self.worker: Any = context.Process(
+                target=_check, args=(source, chunk_rows, self.queue, self.stop), daemon=True
+            )
+        else:
+            self.queue = queue.Queue(maxsize=1)
+            self.stop = threading.Event()
+            self.worker = threading.Thread(
+                target=_check, args=(source, chunk_rows, self.queue, self.stop), daemon=True
+            )
+        self.source = source
+
+    def __enter__(self) -> Iterator[CheckedChunk]:
+        self.worker.start()
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[CheckedChunk]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, str):  # _END
+                return
+            if isinstance(item, Exception):
+                raise item
+            self.source.position = item.position  # the child process read it
+            yield item
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.worker.join(timeout=5 * CHECKER_WAIT_S)
+        if isinstance(self.worker, multiprocessing.process.BaseProcess) and self.worker.is_alive():
+            self.worker.terminate()
+            self.worker.join()
+
+
 def import_comments(
     engine: Engine,
     source: Source,
@@ -411,6 +518,7 @@ def import_comments(
     after_chunk: ChunkHook | None = None,
     before_insert: ChunkHook | None = None,
     sqlite_cache_mib: int | None = None,
+    checker: Checker | None = None,
 ) -> ImportReport:
     """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
     comments are counted in the statistics aggregates in its transaction.
@@ -418,6 +526,8 @@ def import_comments(
     ``strict``: the source is checked first and any bad row refuses the import (ImportRefusedError,
     nothing stored). Otherwise bad rows are given to ``on_bad`` and skipped. ``sqlite_cache_mib``: the
     page cache of the import's connection on SQLite (memory only: nothing about durability changes).
+    ``checker``: where the rows are read and checked while chunks are stored (default: a process for a
+    file of CHECKER_PROCESS_MIN_BYTES or more, else a thread).
     """
     if strict:
         bad = 0
@@ -429,9 +539,8 @@ def import_comments(
         if bad:
             raise ImportRefusedError(f"{bad} bad rows: nothing stored (--strict)")
     report = ImportReport()
-    chunk: list[tuple[tuple[Any, ...], CommentRecord]] = []
 
-    def store(rows: list[tuple[tuple[Any, ...], CommentRecord]]) -> None:
+    def store(rows: list[StoredRow]) -> None:
         with engine.begin() as connection:
             if sqlite_cache_mib is not None and connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{int(sqlite_cache_mib) * 1024}")
@@ -441,38 +550,17 @@ def import_comments(
         report.stored += len(receipts)
         report.already_present += len(rows) - len(receipts)
 
-    # A writer thread stores one chunk while this one reads and checks the next: the database drivers let
-    # go of the GIL while the database works, so reading and writing overlap. At most two chunks are in
-    # memory; a chunk that fails stops the import at the next hand-over (earlier chunks stay stored).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="threekcal-import") as writer:
-        storing: tuple[Future[None], int] | None = None
-
-        def wait() -> None:
-            nonlocal storing
-            if storing is not None:
-                future, position = storing
-                storing = None
-                future.result()
-                progress(position)
-
-        def flush() -> None:
-            nonlocal chunk, storing
-            wait()
-            storing = (writer.submit(store, chunk), source.position)
-            chunk = []
-
-        for where, checked in _checked(source):
-            report.rows += 1
-            if isinstance(checked, str):
-                report.bad += 1
-                if not strict:
-                    on_bad(BadRow(where, checked))
-                continue
-            chunk.append((stored_values(checked), checked))
-            if len(chunk) >= chunk_rows:
-                flush()
-        if chunk:
-            flush()
-        wait()
+    # The checking (read, rules, receipts) runs beside this writer: in a child process for a large file,
+    # so that the two use two CPUs instead of taking turns at the GIL, else in a thread. At most three
+    # chunks are in memory: the one stored, one waiting, one being checked.
+    with _CheckedChunks(source, chunk_rows, checker) as checked_chunks:
+        for checked in checked_chunks:
+            report.rows += checked.read
+            report.bad += len(checked.bad)
+            for bad in checked.bad:
+                on_bad(bad)
+            if checked.rows:
+                store(checked.rows)
+            progress(checked.position)
     progress(source.position)
     return report
