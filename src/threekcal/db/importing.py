@@ -4,7 +4,9 @@ Every row is checked with the API's rules (``threekcal.validation.clean_comment_
 reported with its line number and skipped, or, when strict, refuses the whole import before anything is
 stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
 one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
-comments are counted in the statistics aggregates (``aggregates.add_comments``) in its transaction.
+comments are counted in the statistics aggregates in its transaction (``aggregates.add_comment_range``,
+GROUP BYs in SQLite; ``aggregates.add_comments`` elsewhere). The next chunk is read and checked meanwhile,
+in a child process for a large file (``checked_chunks``).
 
 Running an import twice stores nothing new: each row's receipt is derived from its content (user,
 request time, text): the request time's hour, then a hash of the three. The table's unique receipt
