@@ -41,6 +41,9 @@ _NAME_REFUSED_CATEGORIES = {"Cc": CONTROL, "Zl": CONTROL, "Zp": CONTROL, "Cf": I
 # Texts may span lines and hold tabs; other C0 control characters (NUL first) and DEL are refused.
 _TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# Either of the two above: one search over the whole value clears both checks for the usual text (the
+# trimmed text is part of the value); a hit takes the checks one by one, for the first problem's message.
+_TEXT_SUSPECT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 # Idempotency keys: visible ASCII (RFC 8941 sf-string characters), optionally in double quotes.
 _IDEMPOTENCY_KEY = re.compile(r'^"?([\x20\x21\x23-\x5b\x5d-\x7e]+)"?$')
 
@@ -121,7 +124,9 @@ LINE_BREAKS = frozenset("\n\r\x0b\x0c\u2028\u2029")
 
 def clean_text(value: str, field: str, limit: int, *, allow_blank: bool = False) -> str | None:
     """The text as stored (trimmed; None for a blank one when allowed), or InvalidInput."""
-    _check_unicode(value, field)
+    suspect = _TEXT_SUSPECT.search(value) is not None
+    if suspect:
+        _check_unicode(value, field)
     text = value.strip()
     if not text:
         if allow_blank:
@@ -134,7 +139,7 @@ def clean_text(value: str, field: str, limit: int, *, allow_blank: bool = False)
             {"length": len(text), "limit": limit},
             "{field} is too long: {length} characters after trimming spaces, the limit is {limit}",
         )
-    if _TEXT_CONTROL.search(text):
+    if suspect and _TEXT_CONTROL.search(text):
         raise InvalidInput(
             CONTROL,
             field,
@@ -251,8 +256,19 @@ class CommentRecord:
     remark: str | None = None
 
 
-# A bulk import repeats the same few names many times: check each once.
+# A bulk import repeats the same few names, labels and score texts many times: check each text once
+# (the same functions; only texts are looked up: 1 == 1.0 == True would share a cache entry).
 _clean_user = lru_cache(maxsize=65_536)(clean_name)
+_clean_label_text = lru_cache(maxsize=1024)(clean_label)
+_clean_score_text = lru_cache(maxsize=65_536)(clean_probability)
+
+
+def _clean_label_cached(value: object, field: str) -> str | None:
+    return _clean_label_text(value, field) if type(value) is str else clean_label(value, field)
+
+
+def _clean_score_cached(value: object) -> float | None:
+    return _clean_score_text(value) if type(value) is str else clean_probability(value)
 
 
 def clean_comment_record(values: Mapping[str, object]) -> CommentRecord:
@@ -265,8 +281,8 @@ def clean_comment_record(values: Mapping[str, object]) -> CommentRecord:
     request_time = clean_time(get("request_time"), "request_time")
     if request_time is None:
         raise InvalidInput(BLANK, "request_time")
-    prediction_result = clean_label(get("prediction_result"), "prediction_result")
-    prediction_score = clean_probability(get("prediction_score"), "prediction_score")
+    prediction_result = _clean_label_cached(get("prediction_result"), "prediction_result")
+    prediction_score = _clean_score_cached(get("prediction_score"))
     prediction_time = clean_time(get("prediction_time"), "prediction_time")
     if prediction_result is not None or prediction_score is not None or prediction_time is not None:
         given = (prediction_result, prediction_score, prediction_time)
@@ -281,7 +297,7 @@ def clean_comment_record(values: Mapping[str, object]) -> CommentRecord:
         prediction_result=prediction_result,
         prediction_score=prediction_score,
         prediction_time=prediction_time,
-        label=clean_label(get("label"), "label"),
+        label=_clean_label_cached(get("label"), "label"),
         remark=None if remark is None else clean_remark(_text(remark, "remark")),
     )
 

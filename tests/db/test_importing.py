@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from typer.testing import CliRunner
 
 from threekcal.cli import app
@@ -21,6 +25,24 @@ from threekcal.db import aggregates, importing
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.settings import get_settings
+from threekcal.validation import (
+    BLANK,
+    CONTROL,
+    INCOMPLETE_PREDICTION,
+    INVALID_UNICODE,
+    MAX_COMMENT_CHARS,
+    MAX_REMARK_CHARS,
+    NOT_TEXT,
+    PREDICTION_FIELDS,
+    TOO_LONG,
+    CommentRecord,
+    InvalidInput,
+    clean_comment_record,
+    clean_label,
+    clean_probability,
+    clean_text,
+    clean_time,
+)
 
 runner = CliRunner()
 HEADER = ["comments", "request_user", "request_time", "prediction_result", "prediction_score",
@@ -101,6 +123,7 @@ def test_csv_import_stores_every_row_with_its_fields_and_twice_stores_nothing_ne
     assert (rows[0].label, rows[0].remark) == ("sadness", "old note")
     assert (rows[1].prediction_result, rows[1].label, rows[1].remark) == (None, None, None)
     assert len({row.receipt for row in rows}) == 25 and all(len(row.receipt) == 32 for row in rows)
+    assert rows[0].receipt.startswith("2025010100")  # the hour first: the receipt index grows at its end
 
     again = run_import(str(path))
     assert again.exit_code == 0, again.output
@@ -137,6 +160,7 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
         source,
         chunk_rows=4,
         after_chunk=lambda _connection, receipts: chunks.append(len(receipts)),
+        checker="process",  # as for a large file
     )
     assert (report.rows, report.stored, report.bad) == (10, 10, 0)
     assert chunks == [4, 4, 2]
@@ -147,6 +171,77 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
     assert "10 rows read: 0 comments stored, 10 already present" in result.stdout
     with engine_for(cli_db).connect() as connection:
         assert aggregates.differences(connection) == []
+
+
+def test_comments_another_writer_stores_mid_import_are_never_counted_twice(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer stores two of a chunk's comments right before the chunk's INSERT. SQLite (one writer
+    at a time, no look-up before the INSERT): the INSERT skips them, they are already present. MariaDB
+    (look-up, then INSERT): the chunk is rolled back, exit 1, and a second run finishes the import."""
+    path = write_csv(tmp_path / "raced.csv", good_rows(12))
+    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "5")
+    get_settings.cache_clear()
+    records = [clean_comment_record(dict(zip(HEADER, row, strict=True))) for row in good_rows(12)]
+    by_receipt = {importing.receipt_for(record): record for record in records}
+    chunks: list[Sequence[str]] = []  # the receipts each chunk was about to store
+    raced: list[str] = []
+
+    def another_writer_stores_two(_connection: Connection, receipts: Sequence[str]) -> None:
+        """Its own connection and transaction, counting what it stores, as a second import would."""
+        chunks.append(receipts)
+        if len(chunks) == 2:
+            raced.extend(sorted(receipts)[:2])
+            rows = [importing.stored_values(by_receipt[r]) for r in raced]
+            with create_engine(cli_db).begin() as other:
+                assert importing.store_chunk(other, rows) == raced
+
+    real_import = importing.import_comments
+    monkeypatch.setattr(
+        importing,
+        "import_comments",
+        lambda *args, **kwargs: real_import(*args, **kwargs, before_insert=another_writer_stores_two),
+    )
+    result = run_import(str(path))
+    if make_url(cli_db).get_backend_name() == "sqlite":
+        assert result.exit_code == 0, result.output
+        assert "12 rows read: 10 comments stored, 2 already present, 0 bad rows skipped" in result.stdout
+        assert [len(receipts) for receipts in chunks] == [5, 5, 2]
+    else:
+        assert result.exit_code == 1, result.output
+        assert "another writer stored 2 of these comments at the same time" in result.stderr
+        assert [len(receipts) for receipts in chunks] == [5, 5]  # the import stopped at the raced chunk
+        kept = {row.receipt for row in stored(cli_db)}
+        assert kept == {*chunks[0], *raced}  # the raced chunk's own rows were rolled back
+        verified = runner.invoke(app, ["stats", "verify"])
+        assert verified.exit_code == 0, verified.output  # each stored comment counted once
+        monkeypatch.setattr(importing, "import_comments", real_import)
+        again = run_import(str(path))
+        assert again.exit_code == 0, again.output
+        assert "12 rows read: 5 comments stored, 7 already present, 0 bad rows skipped" in again.stdout
+    assert count(cli_db) == 12
+    verified = runner.invoke(app, ["stats", "verify"])
+    assert verified.exit_code == 0, verified.output  # each comment counted once
+
+
+def test_a_checker_process_hands_over_bad_rows_in_order_and_its_errors(cli_db: str, tmp_path: Path) -> None:
+    rows = good_rows(5)
+    path = write_csv(
+        tmp_path / "mixed.csv", [*rows[:2], ["x", "u", "yesterday", "", "", "", "", ""], *rows[2:]]
+    )
+    bad: list[str] = []
+    source = importing.file_source(path)
+    report = importing.import_comments(
+        engine_for(cli_db), source, chunk_rows=2, on_bad=lambda row: bad.append(str(row)), checker="process"
+    )
+    assert (report.rows, report.stored, report.bad) == (6, 5, 1)
+    assert bad == ["line 4: request_time must be a date and time in ISO 8601, like 2026-11-24T12:00:00+00:00 "
+                   "(without an offset: UTC)"]  # fmt: skip
+    source = importing.file_source(path)
+    path.unlink()  # the child process cannot open it: its error comes back here
+    with pytest.raises(FileNotFoundError):
+        importing.import_comments(engine_for(cli_db), source, checker="process")
+    assert count(cli_db) == 5
 
 
 def test_bad_rows_are_reported_with_their_line_numbers_and_skipped(cli_db: str, tmp_path: Path) -> None:
@@ -324,3 +419,107 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     assert count(cli_db) == 3
     with engine_for(cli_db).connect() as connection:
         assert aggregates.differences(connection) == []
+
+
+# ----------------------------------------------------------------------- the rules' cheaper common case
+def _reference_text(value: object, field: str, limit: int, allow_blank: bool = False) -> str | None:
+    """clean_text as written before its one-search shortcut: each check on its own, in order."""
+    if not isinstance(value, str):
+        raise InvalidInput(NOT_TEXT, field)
+    if re.search(r"[\ud800-\udfff]", value):
+        raise InvalidInput(INVALID_UNICODE, field)
+    text = value.strip()
+    if not text:
+        if allow_blank:
+            return None
+        raise InvalidInput(BLANK, field)
+    if len(text) > limit:
+        raise InvalidInput(TOO_LONG, field)
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise InvalidInput(CONTROL, field)
+    return text
+
+
+def _outcome(clean: Callable[[], object]) -> object:
+    try:
+        return clean()
+    except InvalidInput as error:
+        return (error.code, error.field)
+
+
+TRICKY_CHARS = "ab \t\n\r\x00\x08\x0b\x1c\x1f\x7f\x85\xa0\u2028\ud800\udfff\u202e\u200b한"
+tricky_text = st.one_of(
+    st.text(alphabet=TRICKY_CHARS, max_size=8),
+    st.builds(
+        lambda pad, core: pad + core + pad,
+        st.sampled_from(["", " ", "\x1f", "\n"]),
+        st.sampled_from(["x" * 2000, "x" * 2001, "x" * 1999 + "\x00"]),
+    ),
+    st.integers(),
+    st.none(),
+)
+tricky_label = st.one_of(st.sampled_from(["joy", " joy ", "JOY", "", "  ", "happy", "fear\x00"]), st.none(),
+                         st.integers(0, 2), st.booleans())  # fmt: skip
+tricky_score = st.one_of(
+    st.sampled_from(["0.5", " 0.5 ", "1", "1.0", "0", "-0", "1e0", "nan", "inf", "1.5", "", "x", "0x1"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-1, 2),
+    st.booleans(),
+    st.none(),
+)
+
+
+@given(
+    comments=tricky_text,
+    label=tricky_label,
+    prediction_result=tricky_label,
+    prediction_score=tricky_score,
+    remark=tricky_text,
+)
+@hypothesis_settings(max_examples=400, deadline=None)
+def test_clean_comment_record_agrees_with_each_rule_checked_on_its_own(
+    comments: object, label: object, prediction_result: object, prediction_score: object, remark: object
+) -> None:
+    """The import's validation takes shortcuts for the usual row (one regex search for two checks, label
+    and score texts looked up in a cache): on tricky values it gives what each rule on its own gives."""
+    values = {
+        "comments": comments,
+        "request_user": "u",
+        "request_time": "2025-01-01T00:00:00",
+        "prediction_result": prediction_result,
+        "prediction_score": prediction_score,
+        "prediction_time": "2025-01-01T00:01:00" if prediction_result is not None else None,
+        "label": label,
+        "remark": remark,
+    }
+    for _twice in range(2):  # the second time from the caches
+        got = _outcome(lambda: clean_comment_record(values))
+        expected = _outcome(lambda: _reference_record(values))
+        assert got == expected
+    for value in (comments, remark):
+        got = _outcome(lambda v=value: clean_text(v, "f", 2000) if isinstance(v, str) else None)
+        assert got == _outcome(lambda v=value: _reference_text(v, "f", 2000) if isinstance(v, str) else None)
+
+
+def _reference_record(values: dict[str, object]) -> CommentRecord:
+    comments = _reference_text(values["comments"] or "", "comments", MAX_COMMENT_CHARS)
+    prediction_result = clean_label(values["prediction_result"], "prediction_result")
+    prediction_score = clean_probability(values["prediction_score"], "prediction_score")
+    prediction_time = clean_time(values["prediction_time"], "prediction_time")
+    given = (prediction_result, prediction_score, prediction_time)
+    if any(value is not None for value in given):
+        for name, value in zip(PREDICTION_FIELDS, given, strict=True):
+            if value is None:
+                raise InvalidInput(INCOMPLETE_PREDICTION, name)
+    remark = values["remark"]
+    assert comments is not None
+    return CommentRecord(
+        comments=comments,
+        request_user="u",
+        request_time=datetime(2025, 1, 1, tzinfo=UTC),
+        prediction_result=prediction_result,
+        prediction_score=prediction_score,
+        prediction_time=prediction_time,
+        label=clean_label(values["label"], "label"),
+        remark=None if remark is None else _reference_text(remark, "remark", MAX_REMARK_CHARS, True),
+    )

@@ -1,7 +1,7 @@
 """``threekcal import | export``: bring existing comments in, take filtered comments out, in bounded memory.
 
 Exit codes: 0 done (bad rows skipped are reported on stderr), 1 another writer stored the same comments
-at the same time (run it again), 2 refused (missing file, unknown format,
+at the same time (MariaDB only; run it again), 2 refused (missing file, unknown format,
 missing column, bad URL, or bad rows with ``--strict``): nothing stored.
 """
 

@@ -4,13 +4,17 @@ Every row is checked with the API's rules (``threekcal.validation.clean_comment_
 reported with its line number and skipped, or, when strict, refuses the whole import before anything is
 stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
 one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
-comments are counted in the statistics aggregates (``aggregates.add_comments``) in its transaction.
+comments are counted in the statistics aggregates in its transaction (``aggregates.add_comment_range``,
+GROUP BYs in SQLite; ``aggregates.add_comments`` elsewhere). The next chunk is read and checked meanwhile,
+in a child process for a large file (``checked_chunks``).
 
 Running an import twice stores nothing new: each row's receipt is derived from its content (user,
-request time, text). A chunk looks its receipts up first and inserts only the new ones; the table's
-unique receipt constraint backs this (``INSERT OR IGNORE`` on SQLite, ``INSERT IGNORE`` on MariaDB),
-and a chunk whose rows another writer stored meanwhile is rolled back (its counts would be wrong). The
-same comment twice in one source is stored once.
+request time, text): the request time's hour, then a hash of the three. The table's unique receipt
+constraint decides: on SQLite ``INSERT OR IGNORE`` skips the comments stored before, whoever stored them,
+and the chunk counts the rows it did insert (no race is possible: SQLite has one writer at a time). On
+MariaDB a chunk looks its receipts up first, inserts only the new ones (``INSERT IGNORE``) and counts
+them in Python; a chunk whose rows another writer stored between the look-up and the INSERT is rolled
+back (its counts would be wrong). The same comment twice in one source is stored once.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import base64
 import csv
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.process
+import queue
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,13 +50,18 @@ from threekcal.validation import (
 Format = Literal["csv", "jsonl"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 RECEIPT_DOMAIN = b"threekcal-import\x00"
-RECEIPT_BYTES = 24  # as long as the API's receipts (32 characters)
+# A receipt: the request time's hour (10 digits, YYYYMMDDHH) and 22 characters (132 bits) of the content's
+# hash: 32 characters, as long as the API's receipts. The hour first keeps the unique receipt index
+# written near its end for a source in time order, as most are: a key at a random place of the index
+# costs SQLite about half as much again per imported row as the rest of the row's indexes together.
+RECEIPT_HASH_CHARS = 22
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how both backends store and compare UTC times (see merge.time_text)
 STORED_COLUMNS = ("receipt", *COMMENT_RECORD_FIELDS)
 RECEIPT_LOOKUP_BATCH = 5000  # receipts per IN (...) query: well under SQLite's 32766 parameters
 comments = Comment.__table__
 
-# After each chunk's insert, in its transaction: (connection, receipts of the comments it stored).
+# In a chunk's transaction (connection, receipts): after its insert, the receipts of the comments it stored
+# (``after_chunk``); before its insert, those it is about to store (``before_insert``).
 ChunkHook = Callable[[Connection, Sequence[str]], None]
 Progress = Callable[[int], None]  # the source's position: bytes read of a file, rows read of a table
 
@@ -99,7 +111,8 @@ def receipt_for(record: CommentRecord) -> str:
 def _receipt(user: str, time_text: str, text: str) -> str:
     content = "\x00".join((user, time_text, text)).encode("utf-8", "surrogatepass")
     digest = hashlib.sha256(RECEIPT_DOMAIN + content).digest()
-    return base64.urlsafe_b64encode(digest[:RECEIPT_BYTES]).decode()
+    hour = time_text[0:4] + time_text[5:7] + time_text[8:10] + time_text[11:13]
+    return hour + base64.urlsafe_b64encode(digest).decode()[:RECEIPT_HASH_CHARS]
 
 
 def stored_values(record: CommentRecord) -> tuple[Any, ...]:
@@ -334,40 +347,166 @@ def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[s
     return found
 
 
-def _counted(record: CommentRecord) -> dict[str, Any]:
+StoredRow = tuple[Any, ...]  # the values of STORED_COLUMNS (stored_values)
+_COLUMN = {name: index for index, name in enumerate(STORED_COLUMNS)}
+
+
+def _counted(values: StoredRow) -> dict[str, Any]:
     """What the statistics aggregates count of a new comment (aggregates.add_comments)."""
     return {
-        "request_user": record.request_user,
-        "request_time": record.request_time,
-        "prediction_result": record.prediction_result,
-        "prediction_score": record.prediction_score,
-        "label": record.label,
+        "request_user": values[_COLUMN["request_user"]],
+        "request_time": datetime.fromisoformat(values[_COLUMN["request_time"]]),  # naive: UTC
+        "prediction_result": values[_COLUMN["prediction_result"]],
+        "prediction_score": values[_COLUMN["prediction_score"]],
+        "label": values[_COLUMN["label"]],
     }
 
 
-def store_chunk(connection: Connection, chunk: Sequence[tuple[tuple[Any, ...], CommentRecord]]) -> list[str]:
-    """Insert the comments of ``chunk`` not stored yet and count them in the statistics aggregates, in
-    the caller's transaction; the receipts of the comments it stored."""
-    unique = {values[0]: (values, record) for values, record in reversed(chunk)}  # the first one wins
+def store_chunk(
+    connection: Connection, chunk: Sequence[StoredRow], before_insert: ChunkHook | None = None
+) -> list[str]:
+    """Insert the comments of ``chunk`` (rows of stored_values) not stored yet and count them in the
+    statistics aggregates, in the caller's transaction; the receipts of the comments it stored.
+    ``before_insert`` is called with the receipts it is about to insert, right before the INSERT (where
+    another writer may come in)."""
+    unique = {values[0]: values for values in reversed(chunk)}  # the first one wins
+    if connection.dialect.name == "sqlite":
+        return _store_sqlite(connection, [unique[receipt] for receipt in sorted(unique)], before_insert)
     existing = _existing_receipts(connection, list(unique))
     # In receipt order the unique index on receipt is written in one sweep instead of at random places.
     new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
     if not new:
         return []
-    result = connection.exec_driver_sql(_insert_sql(connection), [values for values, _record in new])
+    if before_insert is not None:
+        before_insert(connection, [values[0] for values in new])
+    result = connection.exec_driver_sql(_insert_sql(connection), new)
     if result.rowcount != len(new):
         raise ImportRaceError(
             f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
             "nothing of this chunk was stored; run the import again to finish it"
         )
-    if connection.dialect.name == "sqlite":
-        # The chunk holds SQLite's write lock from its INSERT to its commit, so its rows got the numbers
-        # right after the largest one before it, one after the other: the database counts them there.
-        last = int(connection.execute(select(func.max(comments.c.num))).scalar_one())
-        aggregates.add_comment_range(connection, last - len(new) + 1, last)
-    else:
-        aggregates.add_comments(connection, [_counted(record) for _values, record in new])  # after the rows
-    return [values[0] for values, _record in new]
+    aggregates.add_comments(connection, [_counted(values) for values in new])  # after the rows
+    return [values[0] for values in new]
+
+
+def _store_sqlite(
+    connection: Connection, rows: list[tuple[Any, ...]], before_insert: ChunkHook | None
+) -> list[str]:
+    """SQLite: no look-up first; the INSERT skips the comments already stored (by anyone, up to the moment
+    it runs), so there is no race. The chunk holds SQLite's write lock from its INSERT to its commit: its
+    new rows got the numbers right after the largest one before it, one after the other, and the
+    database counts them there (aggregates.add_comment_range)."""
+    if before_insert is not None:
+        before_insert(connection, [values[0] for values in rows])
+    stored = connection.exec_driver_sql(_insert_sql(connection), rows).rowcount
+    if stored <= 0:
+        return []
+    last = int(connection.execute(select(func.max(comments.c.num))).scalar_one())
+    first = last - stored + 1
+    aggregates.add_comment_range(connection, first, last)
+    query = "SELECT receipt FROM comments WHERE num BETWEEN ? AND ? ORDER BY num"
+    return [receipt for (receipt,) in connection.exec_driver_sql(query, (first, last))]
+
+
+@dataclass(slots=True)
+class CheckedChunk:
+    """Up to ``chunk_rows`` good rows as stored_values, the bad rows among them, how many rows were read
+    (good and bad) and the source's position after them."""
+
+    rows: list[StoredRow]
+    bad: list[BadRow]
+    read: int
+    position: int
+
+
+def checked_chunks(source: Source, chunk_rows: int) -> Iterator[CheckedChunk]:
+    rows: list[StoredRow] = []
+    bad: list[BadRow] = []
+    read = 0
+    for where, checked in _checked(source):
+        read += 1
+        if isinstance(checked, str):
+            bad.append(BadRow(where, checked))
+        else:
+            rows.append(stored_values(checked))
+        if len(rows) >= chunk_rows or len(bad) >= chunk_rows:
+            yield CheckedChunk(rows, bad, read, source.position)
+            rows, bad, read = [], [], 0
+    if read:
+        yield CheckedChunk(rows, bad, read, source.position)
+
+
+_END = "end"  # the checker is done
+# A checker process costs about a second to start (it imports the rules and the models): below this
+# size a file is checked in a thread (~100,000 rows of a typical CSV).
+CHECKER_PROCESS_MIN_BYTES = 10 * 1024 * 1024
+Checker = Literal["process", "thread"]
+CHECKER_WAIT_S = 0.5  # how often a blocked checker looks whether the writer has stopped
+
+
+def _check(source: Source, chunk_rows: int, out: Any, stop: Any) -> None:
+    """The checker's loop (a child process or a thread): chunks into ``out`` until the source ends, an
+    error (handed over too) or ``stop``."""
+    try:
+        for chunk in checked_chunks(source, chunk_rows):
+            while not stop.is_set():
+                try:
+                    out.put(chunk, timeout=CHECKER_WAIT_S)
+                    break
+                except queue.Full:
+                    continue
+            if stop.is_set():
+                return
+        out.put(_END)
+    except Exception as error:  # the writer raises it
+        out.put(error)
+
+
+class _CheckedChunks:
+    """The chunks of ``checked_chunks``, checked one chunk ahead of the writer in a child process (a large
+    file) or a thread (a small file, a table: its connection stays in this process)."""
+
+    def __init__(self, source: Source, chunk_rows: int, checker: Checker | None = None) -> None:
+        if checker is None:
+            large = isinstance(source, FileSource) and (source.total or 0) >= CHECKER_PROCESS_MIN_BYTES
+            checker = "process" if large else "thread"
+        if checker == "process" and not isinstance(source, FileSource):
+            raise ValueError("only a file is checked in a separate process")
+        if checker == "process":
+            context = multiprocessing.get_context("spawn")  # fork is unsafe with threads (the progress bar)
+            self.queue: Any = context.Queue(maxsize=1)
+            self.stop: Any = context.Event()
+            self.worker: Any = context.Process(
+                target=_check, args=(source, chunk_rows, self.queue, self.stop), daemon=True
+            )
+        else:
+            self.queue = queue.Queue(maxsize=1)
+            self.stop = threading.Event()
+            self.worker = threading.Thread(
+                target=_check, args=(source, chunk_rows, self.queue, self.stop), daemon=True
+            )
+        self.source = source
+
+    def __enter__(self) -> Iterator[CheckedChunk]:
+        self.worker.start()
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[CheckedChunk]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, str):  # _END
+                return
+            if isinstance(item, Exception):
+                raise item
+            self.source.position = item.position  # the child process read it
+            yield item
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.worker.join(timeout=5 * CHECKER_WAIT_S)
+        if isinstance(self.worker, multiprocessing.process.BaseProcess) and self.worker.is_alive():
+            self.worker.terminate()
+            self.worker.join()
 
 
 def import_comments(
@@ -379,7 +518,9 @@ def import_comments(
     on_bad: Callable[[BadRow], None] = lambda _bad: None,
     progress: Progress = lambda _position: None,
     after_chunk: ChunkHook | None = None,
+    before_insert: ChunkHook | None = None,
     sqlite_cache_mib: int | None = None,
+    checker: Checker | None = None,
 ) -> ImportReport:
     """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
     comments are counted in the statistics aggregates in its transaction.
@@ -387,6 +528,8 @@ def import_comments(
     ``strict``: the source is checked first and any bad row refuses the import (ImportRefusedError,
     nothing stored). Otherwise bad rows are given to ``on_bad`` and skipped. ``sqlite_cache_mib``: the
     page cache of the import's connection on SQLite (memory only: nothing about durability changes).
+    ``checker``: where the rows are read and checked while chunks are stored (default: a process for a
+    file of CHECKER_PROCESS_MIN_BYTES or more, else a thread).
     """
     if strict:
         bad = 0
@@ -398,50 +541,28 @@ def import_comments(
         if bad:
             raise ImportRefusedError(f"{bad} bad rows: nothing stored (--strict)")
     report = ImportReport()
-    chunk: list[tuple[tuple[Any, ...], CommentRecord]] = []
 
-    def store(rows: list[tuple[tuple[Any, ...], CommentRecord]]) -> None:
+    def store(rows: list[StoredRow]) -> None:
         with engine.begin() as connection:
             if sqlite_cache_mib is not None and connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{int(sqlite_cache_mib) * 1024}")
-            receipts = store_chunk(connection, rows)
+            receipts = store_chunk(connection, rows, before_insert)
             if after_chunk is not None:
                 after_chunk(connection, receipts)
         report.stored += len(receipts)
         report.already_present += len(rows) - len(receipts)
 
-    # A writer thread stores one chunk while this one reads and checks the next: the database drivers let
-    # go of the GIL while the database works, so reading and writing overlap. At most two chunks are in
-    # memory; a chunk that fails stops the import at the next hand-over (earlier chunks stay stored).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="threekcal-import") as writer:
-        storing: tuple[Future[None], int] | None = None
-
-        def wait() -> None:
-            nonlocal storing
-            if storing is not None:
-                future, position = storing
-                storing = None
-                future.result()
-                progress(position)
-
-        def flush() -> None:
-            nonlocal chunk, storing
-            wait()
-            storing = (writer.submit(store, chunk), source.position)
-            chunk = []
-
-        for where, checked in _checked(source):
-            report.rows += 1
-            if isinstance(checked, str):
-                report.bad += 1
-                if not strict:
-                    on_bad(BadRow(where, checked))
-                continue
-            chunk.append((stored_values(checked), checked))
-            if len(chunk) >= chunk_rows:
-                flush()
-        if chunk:
-            flush()
-        wait()
+    # The checking (read, rules, receipts) runs beside this writer: in a child process for a large file,
+    # so that the two use two CPUs instead of taking turns at the GIL, else in a thread. At most three
+    # chunks are in memory: the one stored, one waiting, one being checked.
+    with _CheckedChunks(source, chunk_rows, checker) as checked_chunks:
+        for checked in checked_chunks:
+            report.rows += checked.read
+            report.bad += len(checked.bad)
+            for bad in checked.bad:
+                on_bad(bad)
+            if checked.rows:
+                store(checked.rows)
+            progress(checked.position)
     progress(source.position)
     return report
