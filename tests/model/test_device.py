@@ -91,8 +91,8 @@ def test_classify_explains_its_backend() -> None:
 class FakeMeasure:
     """Stands in for timing ONNX int8 against fp32: fixed figures, and a count of the calls."""
 
-    def __init__(self, int8: float, fp32: float) -> None:
-        self.figures = {"onnx": int8, "onnx-fp32": fp32}
+    def __init__(self, int8: float, fp32: float, agreement: float = 1.0) -> None:
+        self.figures = {"onnx": int8, "onnx-fp32": fp32, "agreement": agreement}
         self.calls = 0
 
     def __call__(self, source: object, settings: Settings) -> dict[str, float]:
@@ -235,13 +235,35 @@ def test_an_unwritable_cache_still_chooses(
     assert "not measured" in choice.reason and "THREEKCAL_CACHE_DIR" in choice.reason
 
 
+def test_a_fast_int8_that_changes_top_labels_is_not_chosen(
+    tiny_model_dir: Path, auto_settings: Settings
+) -> None:
+    measure = FakeMeasure(int8=300.0, fp32=100.0, agreement=0.9)
+    choice = choose_backend_for(settings=auto_settings, model=str(tiny_model_dir), measure=measure)
+    assert choice.backend == "onnx-fp32"
+    assert (
+        "int8 is 3.00x fp32 but gives fp32's top label for only 90.0% of the measured comments, "
+        "under the 99% asked for (THREEKCAL_BACKEND_INT8_MIN_AGREEMENT): fp32 keeps full accuracy"
+    ) in choice.reason
+    assert json.loads(measurement_file(auto_settings).read_text())["measurements"][0]["agreement"] == 0.9
+    lenient = auto_settings.model_copy(update={"backend_int8_min_agreement": 0.85})
+    again = choose_backend_for(settings=lenient, model=str(tiny_model_dir), measure=must_not_measure)
+    assert (
+        again.backend == "onnx"
+        and "gives fp32's top label for 90.0% of the measured comments" in again.reason
+    )
+
+
 def test_the_real_measurement_times_both_onnx_graphs(tiny_model_dir: Path, auto_settings: Settings) -> None:
     from threekcal.model import resolve_model
 
     quick = auto_settings.model_copy(update={"backend_measure_seconds": 0.01})
     figures = _measure.time_onnx_backends(resolve_model(str(tiny_model_dir)), quick)
-    assert set(figures) == {"onnx", "onnx-fp32"}
-    assert all(0 < value < float("inf") for value in figures.values())
+    assert set(figures) == {"onnx", "onnx-fp32", "agreement"}
+    assert 0 < figures["onnx"] < float("inf") and 0 < figures["onnx-fp32"] < float("inf")
+    assert figures["agreement"] * len(_measure.measure_comments()) in range(
+        len(_measure.measure_comments()) + 1
+    )
     texts = _measure.measure_comments()
     assert len(set(texts)) == len(texts) and all(5 <= len(text.split()) <= 40 for text in texts)
 

@@ -8,9 +8,12 @@ one entry per machine key: the export (model content hash and export format), th
 Runtime's version and the thread count. Any change of those measures again; several machines sharing one
 cache keep one entry each.
 
-Int8 is chosen only when it is at least ``backend_int8_min_speedup`` (1.15) times as fast as fp32: int8
-changes a few top labels (int8-vs-fp32 agreement is below 100%), and two runs of the same backend on a
-shared machine differ by 5-10%, so a smaller lead is within the noise and not worth the accuracy.
+Int8 is chosen only when it is at least ``backend_int8_min_speedup`` (1.15) times as fast as fp32 (two
+runs of the same backend on a shared machine differ by 5-10%, so a smaller lead is within the noise) and
+agrees with fp32 on the top label of at least ``backend_int8_min_agreement`` (99%) of the measured
+comments: int8 rounding moves the top label where the model's margin is small, and issue 11's bar for
+int8 as the default is 99% agreement (a random-weight model, like the offline test model, falls below it
+and keeps fp32; a fine-tuned one with real margins passes).
 Where nothing can be measured (no ONNX Runtime, no export) the flag rule stands, and says why.
 """
 
@@ -40,8 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MEASUREMENT_FILE = "threekcal-backend.json"
-FILE_FORMAT = 1
+FILE_FORMAT = 2  # 2: with the top-label agreement
 INT8, FP32 = "onnx", "onnx-fp32"
+AGREEMENT = "agreement"  # the share of measured comments whose top label int8 and fp32 agree on
 MEASURE_COMMENTS = 64
 """Comments per timed round: two batches of the default size, a fraction of a second on a CPU."""
 WARMUP_COMMENTS = 8
@@ -50,7 +54,8 @@ MAX_ROUNDS = 5
 MEASURE_SEED = 13
 
 Measure = Callable[["ModelSource", "Settings"], dict[str, float]]
-"""``(source, settings) -> {backend name: comments per second}`` for ``onnx`` and ``onnx-fp32``."""
+"""``(source, settings) -> {backend name: comments per second}`` for ``onnx`` and ``onnx-fp32``, and
+``agreement``: the share of the measured comments on whose top label the two agree."""
 
 
 class MachineKey(BaseModel, frozen=True):
@@ -64,11 +69,12 @@ class Measurement(BaseModel):
     key: MachineKey
     int8_per_s: float = Field(gt=0)  # comments per second
     fp32_per_s: float = Field(gt=0)
+    agreement: float = Field(ge=0, le=1)
     measured_at: datetime
 
 
 class MeasurementFile(BaseModel):
-    format: Literal[1]
+    format: Literal[2]
     measurements: list[Measurement]
 
 
@@ -123,18 +129,36 @@ def write_measurements(path: Path, measurements: list[Measurement]) -> None:
 
 
 def decide(measurement: Measurement, settings: Settings) -> BackendChoice:
-    """The faster ONNX backend of a measurement, int8 only with a clear lead; the reason gives the figures."""
-    int8, fp32 = measurement.int8_per_s, measurement.fp32_per_s
+    """Int8 with a clear lead and the top labels of fp32, else fp32; the reason gives the figures."""
+    int8, fp32, agreement = measurement.int8_per_s, measurement.fp32_per_s, measurement.agreement
     speedup = int8 / fp32
-    threshold = settings.backend_int8_min_speedup
-    backend = INT8 if speedup >= threshold else FP32
+    threshold, least_agreement = settings.backend_int8_min_speedup, settings.backend_int8_min_agreement
+    if speedup < threshold:
+        backend, verdict = (
+            FP32,
+            (
+                f"int8 is only {speedup:.2f}x fp32, under the {threshold:.2f}x that would pay for its lower "
+                "accuracy: fp32 keeps full accuracy"
+            ),
+        )
+    elif agreement < least_agreement:
+        backend, verdict = (
+            FP32,
+            (
+                f"int8 is {speedup:.2f}x fp32 but gives fp32's top label for only {agreement:.1%} of the "
+                f"measured comments, under the {least_agreement:.0%} asked for "
+                "(THREEKCAL_BACKEND_INT8_MIN_AGREEMENT): fp32 keeps full accuracy"
+            ),
+        )
+    else:
+        backend, verdict = (
+            INT8,
+            (
+                f"int8 is {speedup:.2f}x fp32, at least the {threshold:.2f}x asked for, and gives fp32's top "
+                f"label for {agreement:.1%} of the measured comments"
+            ),
+        )
     key = measurement.key
-    verdict = (
-        f"int8 is {speedup:.2f}x fp32, at least the {threshold:.2f}x asked for"
-        if backend == INT8
-        else f"int8 is only {speedup:.2f}x fp32, under the {threshold:.2f}x that would pay for its lower "
-        "accuracy: fp32 keeps full accuracy"
-    )
     when = measurement.measured_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return BackendChoice(
         backend,
@@ -175,7 +199,13 @@ def measured_choice(
         "measuring ONNX int8 against fp32 for %s on %s (once per model and machine)", source.version, key.cpu
     )
     figures = (measure or time_onnx_backends)(source, settings)
-    measurement = Measurement(key=key, int8_per_s=figures[INT8], fp32_per_s=figures[FP32], measured_at=now())
+    measurement = Measurement(
+        key=key,
+        int8_per_s=figures[INT8],
+        fp32_per_s=figures[FP32],
+        agreement=figures[AGREEMENT],
+        measured_at=now(),
+    )
 
     # Entries of other machines sharing this cache stay; this machine's older entry, if any, is replaced.
     others = [entry for entry in remembered if entry.key.cpu != key.cpu or entry.key.threads != key.threads]
@@ -196,7 +226,8 @@ def measure_comments(count: int = MEASURE_COMMENTS, seed: int = MEASURE_SEED) ->
 
 
 def time_onnx_backends(source: ModelSource, settings: Settings) -> dict[str, float]:
-    """Comments/s of ONNX int8 and fp32 here: warm up, then alternating rounds within the time budget."""
+    """Comments/s of ONNX int8 and fp32 here (warm up, then alternating rounds within the time budget) and
+    the share of the comments on whose top label they agree."""
     from threekcal.model._backend import TextClassifier, backend_class
 
     texts = measure_comments()
@@ -206,12 +237,15 @@ def time_onnx_backends(source: ModelSource, settings: Settings) -> dict[str, flo
         classifiers[name] = TextClassifier(loaded, source.version, settings.batch_size)
         classifiers[name].predict(texts[:WARMUP_COMMENTS])
     best = dict.fromkeys(classifiers, float("inf"))
+    top_labels: dict[str, list[str]] = {}
     deadline = time.perf_counter() + settings.backend_measure_seconds
     for _ in range(MAX_ROUNDS):  # alternating: a burst of load elsewhere hits both backends alike
         for name, classifier in classifiers.items():
             started = time.perf_counter()
-            classifier.predict(texts)
+            predictions = classifier.predict(texts)
             best[name] = min(best[name], time.perf_counter() - started)
+            top_labels.setdefault(name, [prediction.label for prediction in predictions])
         if time.perf_counter() >= deadline:
             break
-    return {name: len(texts) / seconds for name, seconds in best.items()}
+    agreed = sum(a == b for a, b in zip(top_labels[INT8], top_labels[FP32], strict=True))
+    return {name: len(texts) / seconds for name, seconds in best.items()} | {AGREEMENT: agreed / len(texts)}

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # int8 only when this much faster: less is within a shared machine's noise, not worth int8's accuracy.
     backend_measure: bool = True
     backend_int8_min_speedup: float = Field(default=1.15, ge=1.0, le=10.0)
+    # and agreeing with fp32 on the top label of this share of the measured comments (int8 as a default
+    # must keep fp32's answers: a random-weight model falls below, a fine-tuned one's margins pass)
+    backend_int8_min_agreement: float = Field(default=0.99, ge=0.0, le=1.0)
     backend_measure_seconds: float = Field(default=2.0, gt=0, le=60)  # timed rounds after the warm-up
     # ONNX Runtime's threads spin between operators: a little faster on an idle machine, but on a shared one
     # they burn the CPU the other work needs (int8 ran at half the speed with it at load average 5).
