@@ -363,64 +363,79 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
             total = connection.execute(text("SELECT count(*) FROM comments")).scalar_one()
         say(f"comments in the table: {total:,}")
 
-        settings = Settings(
-            env="test", database_url=url, admin_token=ADMIN_TOKEN, stats_max_staleness=0,
-            log_dir=work / f"logs-{backend}", var_dir=work / "var", _env_file=None,
-        )  # fmt: skip
-        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-        with TestClient(create_app(settings)) as client:
-            assert client.get("/stats").status_code == 200
-            quiet = timed(lambda: client.get("/stats"), args.repeat)
-            p50, p99 = percentiles(quiet)
-            say(
-                f"/stats (no stream: the StatsCache answers while nothing changes): "
-                f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-            )
-            with Stream(env, args.stream_rate) as stream:
-                busy = timed(lambda: client.get("/stats"), args.repeat)
-            say(
-                f"/stats (aggregates, {args.stream_rate:g} comments/s stream, {stream.count} inserted): "
-                "p50 {:.1f} ms, p99 {:.1f} ms".format(*percentiles(busy))
-            )
-            factory = session_factory(url)
+        def measure_requests() -> None:
+            settings = Settings(
+                env="test", database_url=url, admin_token=ADMIN_TOKEN, stats_max_staleness=0,
+                log_dir=work / f"logs-{backend}", var_dir=work / "var", _env_file=None,
+            )  # fmt: skip
+            admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+            with TestClient(create_app(settings)) as client:
+                assert client.get("/stats").status_code == 200
+                quiet = timed(lambda: client.get("/stats"), args.repeat)
+                p50, p99 = percentiles(quiet)
+                say(
+                    f"/stats (no stream: the StatsCache answers while nothing changes): "
+                    f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                )
+                with Stream(env, args.stream_rate) as stream:
+                    busy = timed(lambda: client.get("/stats"), args.repeat)
+                say(
+                    f"/stats (aggregates, {args.stream_rate:g} comments/s stream, {stream.count} inserted): "
+                    "p50 {:.1f} ms, p99 {:.1f} ms".format(*percentiles(busy))
+                )
+                factory = session_factory(url)
 
-            def full() -> None:
-                with factory() as session:
-                    stats_recompute.compute_stats(session, db_stats.ALL)
+                def full() -> None:
+                    with factory() as session:
+                        stats_recompute.compute_stats(session, db_stats.ALL)
 
-            def from_aggregates() -> None:
-                with factory() as session:
-                    db_stats.stats_from_aggregates(session, db_stats.ALL)
+                def from_aggregates() -> None:
+                    with factory() as session:
+                        db_stats.stats_from_aggregates(session, db_stats.ALL)
 
-            p50, p99 = percentiles(timed(from_aggregates, max(3, args.repeat // 3)))
-            say(f"stats_from_aggregates direct (no cache): p50 {p50:.0f} ms, p99 {p99:.0f} ms")
-            old = timed(full, args.recompute_repeat)
-            p50, p99 = percentiles(old)
-            say(f"full recomputation (compute_stats, before issue 12): p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+                p50, p99 = percentiles(timed(from_aggregates, max(3, args.repeat // 3)))
+                say(f"stats_from_aggregates direct (no cache): p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+                old = timed(full, args.recompute_repeat)
+                p50, p99 = percentiles(old)
+                say(
+                    f"full recomputation (compute_stats, before issue 12): p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+                )
 
-            for name, params in LIST_CASES:
-                first = client.get("/comments", params=params, headers=admin)
-                assert first.status_code == 200, first.text
-                page1 = timed(lambda p=params: client.get("/comments", params=p, headers=admin), args.repeat)
-                page2: list[float] = []
-                if first.json()["next_cursor"]:
-                    after = {**params, "cursor": first.json()["next_cursor"]}
-                    page2 = timed(
-                        lambda p=after: client.get("/comments", params=p, headers=admin), args.repeat
+                for name, params in LIST_CASES:
+                    first = client.get("/comments", params=params, headers=admin)
+                    assert first.status_code == 200, first.text
+                    page1 = timed(
+                        lambda p=params: client.get("/comments", params=p, headers=admin), args.repeat
                     )
-                note = f", next page p50 {statistics.median(page2):.1f} ms" if page2 else ""
-                say(f"GET /comments {name}: p50 {statistics.median(page1):.1f} ms{note}")
+                    page2: list[float] = []
+                    if first.json()["next_cursor"]:
+                        after = {**params, "cursor": first.json()["next_cursor"]}
+                        page2 = timed(
+                            lambda p=after: client.get("/comments", params=p, headers=admin), args.repeat
+                        )
+                    note = f", next page p50 {statistics.median(page2):.1f} ms" if page2 else ""
+                    say(f"GET /comments {name}: p50 {statistics.median(page1):.1f} ms{note}")
 
+        if args.memory_only:
+            say("/stats, GET /comments and export: skipped (--memory-only)")
+        else:
+            measure_requests()
         if args.skip_after_lists:
             return
-        seconds, peak, tail = run_cli(env, "export", "--format", "csv", "--output", str(work / "export.csv"))
-        exported = int(tail.strip().splitlines()[-1].split()[0])
-        say(f"export (CLI, CSV): {exported / seconds:,.0f} rows/s wall ({exported:,} rows, {seconds:.1f} s), "
-            f"{exported / CPU_SECONDS[0]:,.0f} rows per CPU-second, peak RSS {peak} MiB")  # fmt: skip
-        (work / "export.csv").unlink(missing_ok=True)
+        if not args.memory_only:
+            seconds, peak, tail = run_cli(
+                env, "export", "--format", "csv", "--output", str(work / "export.csv")
+            )
+            exported = int(tail.strip().splitlines()[-1].split()[0])
+            say(
+                f"export (CLI, CSV): {exported / seconds:,.0f} rows/s wall ({exported:,} rows, "
+                f"{seconds:.1f} s), {exported / CPU_SECONDS[0]:,.0f} rows per CPU-second, peak RSS {peak} MiB"
+            )
+            (work / "export.csv").unlink(missing_ok=True)
 
         log_dir = work / f"logs-{backend}"
-        for size in sorted({min(100_000, total), total}):
+        largest = min(args.apply_records or total, total)
+        for size in sorted({min(100_000, largest), largest}):
             run_id = f"bench-apply-{size}-{secrets.token_hex(3)}"
             relpath = f"date=2026-11-30/{run_id}.jsonl"
             (log_dir / relpath).parent.mkdir(parents=True, exist_ok=True)
@@ -476,6 +491,14 @@ def main() -> None:
     parser.add_argument(
         "--skip-after-lists", action="store_true", help="stop after the GET /comments figures"
     )
+    parser.add_argument(
+        "--memory-only", action="store_true",
+        help="only the peak memory of apply and backfill (with --reuse: on an earlier run's database)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--apply-records", type=int, default=None,
+        help="records of the larger apply log (default: every comment; 10M records take about an hour)",
+    )  # fmt: skip
     parser.add_argument("--stream", type=float, default=None, help=argparse.SUPPRESS)  # the stream process
     args = parser.parse_args()
     if args.stream is not None:
