@@ -526,14 +526,7 @@ def _per_user_from_aggregates(session: Session, scope: StatsScope) -> list[dict[
         query = query.where(StatsUser.request_user == scope.request_user)
     query = query.where(StatsUser.total > 0).order_by(StatsUser.total.desc(), StatsUser.request_user.asc())
     return [
-        {
-            "request_user": user,
-            "total": int(n),
-            "labeled": int(labeled),
-            "scored": int(scored),  # labelled and predicted: the n of accuracy, as in the timeline
-            "correct": int(correct),
-            "accuracy": int(correct) / int(scored) if scored else None,
-        }
+        per_user_row(user, n, labeled, scored, correct)
         for user, n, labeled, scored, correct in session.execute(query.limit(PER_USER_LIMIT))
     ]
 
@@ -547,6 +540,18 @@ def _supported(matrix: list[list[int]], metrics: dict[str, Any]) -> dict[str, An
         "supported_labels": [row["label"] for row in supported],
         "unsupported_labels": [row["label"] for row in metrics["per_class"] if row["support"] == 0],
         "macro_avg_supported": {**macro, "support": sum(map(sum, matrix))},
+    }
+
+
+def per_user_row(user: str, n: int, labeled: int, scored: int, correct: int) -> dict[str, Any]:
+    """One user's row of /stats ``per_user``, from the aggregates or the full recomputation alike."""
+    return {
+        "request_user": user,
+        "total": int(n),
+        "labeled": int(labeled),
+        "scored": int(scored),  # labelled and predicted: the n of accuracy, as in the timeline
+        "correct": int(correct),
+        "accuracy": int(correct) / int(scored) if scored else None,
     }
 
 

@@ -37,6 +37,7 @@ from threekcal.db.stats import (
     calibration_from_bins,
     classification_metrics,
     curves_from_bins,
+    per_user_row,
 )
 from threekcal.db.types import utcnow
 from threekcal.emotions import LABELS
@@ -214,14 +215,7 @@ def _per_user(session: Session, scope: StatsScope) -> list[dict[str, Any]]:
         .limit(PER_USER_LIMIT)
     )
     return [
-        {
-            "request_user": user,
-            "total": int(n),
-            "labeled": int(labeled),
-            "scored": int(scored),  # labelled and predicted: the n of accuracy, as in the timeline
-            "correct": int(correct),
-            "accuracy": int(correct) / int(scored) if scored else None,
-        }
+        per_user_row(user, n, labeled, scored, correct)
         for user, n, labeled, scored, correct in session.execute(query)
     ]
 
