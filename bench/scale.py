@@ -314,6 +314,24 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
     return rows / cpu
 
 
+def import_keeping_indexes(env: dict[str, str], rows: int, data: Path, work: Path) -> None:
+    """The import with every index kept up to date row by row (--defer-indexes never), into an empty
+    database of its own: the figure to compare the default with."""
+    path = work / "keeping-indexes.db"
+    own = {**env, "THREEKCAL_DATABASE_URL": f"sqlite:///{path}"}
+    try:
+        run_cli(own, "db", "upgrade")
+        seconds, peak, _ = run_cli(own, "import", "--defer-indexes", "never", str(data))
+        say(
+            f"import, indexes kept (--defer-indexes never): {rows / seconds:,.0f} rows/s wall "
+            f"({seconds:.1f} s), "
+            f"{rows / CPU_SECONDS[0]:,.0f} rows per CPU-second, peak RSS {peak} MiB"
+        )
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 # ------------------------------------------------------------------------------------------ the run
 def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path) -> None:
     from fastapi.testclient import TestClient
@@ -343,13 +361,17 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
         "THREEKCAL_LOG_DIR": str(work / f"logs-{backend}"),
         "THREEKCAL_VAR_DIR": str(work / "var"),
     }
+    kept = work / "scale.db"  # an earlier run's database (--reuse), if it holds more than an empty schema
+    reusing = args.reuse and backend == "sqlite" and kept.exists() and kept.stat().st_size > 1_000_000
     try:
         run_cli(env, "db", "upgrade")
         print(f"\n== {backend}: {args.rows:,} comments ==")
         ceiling = raw_insert_baseline(data, work) if args.raw_baseline and backend == "sqlite" else None
-        if args.reuse and backend == "sqlite" and (work / "scale.db").exists():
+        if reusing:
             say("import: skipped (--reuse: the database of an earlier run)")
         else:
+            if args.import_both and backend == "sqlite":
+                import_keeping_indexes(env, args.rows, data, work)
             seconds, peak, _ = run_cli(env, "import", str(data))
             say(
                 f"import: {args.rows / seconds:,.0f} rows/s wall ({seconds:.1f} s), "
@@ -485,6 +507,10 @@ def main() -> None:
     parser.add_argument(
         "--raw-baseline", action="store_true",
         help="SQLite: first insert the same rows with plain executemany (the import's ceiling)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--import-both", action="store_true",
+        help="SQLite: first import with every index kept (--defer-indexes never), to compare with",
     )  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None, help="kept; default: a temporary folder")
     parser.add_argument("--reuse", action="store_true", help="with --workdir: keep its SQLite database")

@@ -73,6 +73,15 @@ def import_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Refuse the whole import (store nothing) if any row is bad.")
     ] = False,
+    defer_indexes: Annotated[
+        str | None,
+        typer.Option(
+            "--defer-indexes",
+            help="SQLite: auto, always or never store the rows with the secondary indexes set aside and "
+            "build them again at the end (default THREEKCAL_IMPORT_DEFER_INDEXES: auto, when the import "
+            "is at least THREEKCAL_IMPORT_DEFER_INDEXES_MIN_ROWS rows and as large as the table).",
+        ),
+    ] = None,
 ) -> None:
     """Import comments (columns comments, request_user, request_time; optional prediction_result,
     prediction_score, prediction_time, label, remark) into THREEKCAL_DATABASE_URL.
@@ -87,6 +96,9 @@ def import_command(
         raise _fail("give either a FILE or --from-table URL")
     if fmt is not None and fmt not in ("csv", "jsonl"):
         raise _fail(f"unknown format {fmt!r}: csv or jsonl")
+    defer = defer_indexes or settings.import_defer_indexes
+    if defer not in ("auto", "always", "never"):
+        raise _fail(f"unknown --defer-indexes {defer!r}: auto, always or never")
     try:
         if from_table is not None:
             source: importing.Source = importing.table_source(from_table)
@@ -109,6 +121,9 @@ def import_command(
                 strict=strict,
                 chunk_rows=settings.chunk_rows,
                 sqlite_cache_mib=settings.import_sqlite_cache_mib,
+                defer_indexes=defer,  # type: ignore[arg-type]
+                defer_indexes_min_rows=settings.import_defer_indexes_min_rows,
+                on_stage=lambda stage: progress.console.print(escape(stage), highlight=False),
                 on_bad=report_bad,
                 progress=lambda position: progress.update(task, completed=position),
             )

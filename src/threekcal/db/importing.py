@@ -20,6 +20,7 @@ back (its counts would be wrong). The same comment twice in one source is stored
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import hashlib
 import json
@@ -37,7 +38,7 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, make_url
 
-from threekcal.db import aggregates
+from threekcal.db import aggregates, deferred_indexes
 from threekcal.db.models import Comment
 from threekcal.validation import (
     COMMENT_RECORD_FIELDS,
@@ -48,6 +49,7 @@ from threekcal.validation import (
 )
 
 Format = Literal["csv", "jsonl"]
+DeferIndexes = Literal["auto", "always", "never"]
 FORMATS: dict[str, Format] = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 RECEIPT_DOMAIN = b"threekcal-import\x00"
 # A receipt: the request time's hour (10 digits, YYYYMMDDHH) and 22 characters (132 bits) of the content's
@@ -148,6 +150,12 @@ class Source:
 
     def describe(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def expected_rows(self, rows_read: int, position: int) -> int:
+        """The rows the whole source probably holds, when its first ``rows_read`` rows end at ``position``."""
+        if self.unit == "rows" or not position:
+            return self.total or rows_read
+        return round(rows_read * (self.total or 0) / position)
 
 
 class FileSource(Source):
@@ -521,6 +529,9 @@ def import_comments(
     before_insert: ChunkHook | None = None,
     sqlite_cache_mib: int | None = None,
     checker: Checker | None = None,
+    defer_indexes: DeferIndexes = "never",
+    defer_indexes_min_rows: int = 100_000,
+    on_stage: Callable[[str], None] = lambda _stage: None,
 ) -> ImportReport:
     """Store the good rows of ``source``, one transaction per ``chunk_rows`` rows; each chunk's new
     comments are counted in the statistics aggregates in its transaction.
@@ -529,7 +540,10 @@ def import_comments(
     nothing stored). Otherwise bad rows are given to ``on_bad`` and skipped. ``sqlite_cache_mib``: the
     page cache of the import's connection on SQLite (memory only: nothing about durability changes).
     ``checker``: where the rows are read and checked while chunks are stored (default: a process for a
-    file of CHECKER_PROCESS_MIN_BYTES or more, else a thread).
+    file of CHECKER_PROCESS_MIN_BYTES or more, else a thread). ``defer_indexes`` (SQLite): whether the
+    comments after the first chunk are stored with the secondary indexes set aside, built again at the
+    end (``deferred_indexes``; "auto": when ``worth_deferring`` for the source's expected size); a SQLite
+    import always ends by building any index missing. ``on_stage``: told about those two steps.
     """
     if strict:
         bad = 0
@@ -555,14 +569,51 @@ def import_comments(
     # The checking (read, rules, receipts) runs beside this writer: in a child process for a large file,
     # so that the two use two CPUs instead of taking turns at the GIL, else in a thread. At most three
     # chunks are in memory: the one stored, one waiting, one being checked.
-    with _CheckedChunks(source, chunk_rows, checker) as checked_chunks:
-        for checked in checked_chunks:
-            report.rows += checked.read
-            report.bad += len(checked.bad)
-            for bad in checked.bad:
-                on_bad(bad)
-            if checked.rows:
-                store(checked.rows)
-            progress(checked.position)
+    sqlite = engine.dialect.name == "sqlite"
+    table_rows = _table_rows(engine) if sqlite and defer_indexes != "never" else 0
+    decided = not sqlite or defer_indexes == "never"
+    try:
+        with _CheckedChunks(source, chunk_rows, checker) as checked_chunks:
+            for checked in checked_chunks:
+                report.rows += checked.read
+                report.bad += len(checked.bad)
+                for bad in checked.bad:
+                    on_bad(bad)
+                if checked.rows:
+                    store(checked.rows)
+                progress(checked.position)
+                if not decided:  # after the first chunk: its rows tell the source's size
+                    decided = True
+                    expected = source.expected_rows(report.rows, checked.position)
+                    if defer_indexes == "always" or deferred_indexes.worth_deferring(
+                        expected, table_rows, defer_indexes_min_rows
+                    ):
+                        with engine.begin() as connection:
+                            if dropped := deferred_indexes.set_aside(connection):
+                                on_stage(
+                                    f"about {expected:,} rows to import into a table of {table_rows:,}: "
+                                    f"{len(dropped)} indexes set aside until the end"
+                                )
+    except Exception:
+        if sqlite:  # best effort, so that a failed import does not leave the table without its indexes
+            with contextlib.suppress(Exception):  # the import's own error is the one to report
+                _restore_indexes(engine, on_stage)
+        raise
     progress(source.position)
+    if sqlite:
+        _restore_indexes(engine, on_stage)
     return report
+
+
+def _table_rows(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(comments)) or 0)
+
+
+def _restore_indexes(engine: Engine, on_stage: Callable[[str], None]) -> None:
+    with engine.connect() as connection:
+        lacking = deferred_indexes.missing(connection)
+    if lacking:
+        on_stage(f"building {len(lacking)} indexes again: {', '.join(str(i.name) for i in lacking)}")
+        with engine.begin() as connection:
+            deferred_indexes.restore(connection)

@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from threekcal.db import deferred_indexes
 from threekcal.db.session import engine_for, refresh_planner_statistics
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -23,7 +24,12 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate to ``revision``; at the head, also build any index of ``comments`` that an import set aside
+    and could not put back (it was killed: deferred_indexes)."""
     command.upgrade(alembic_config(url), revision)
+    if revision == "head":
+        with engine_for(url).begin() as connection:
+            deferred_indexes.restore(connection)
     refresh_planner_statistics(url)
 
 

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # SQLite page cache of `threekcal import` (MiB): its indexes' pages stay in memory instead of being
     # read again for every chunk (the default 2 MiB makes an import slower and slower as the table grows)
     import_sqlite_cache_mib: int = Field(default=64, ge=2, le=4096)
+    # SQLite: an import of at least this many comments, and at least as many as the table holds, stores
+    # them with the secondary indexes set aside and builds those again at its end (db/deferred_indexes.py);
+    # "always" / "never" decide regardless of the sizes
+    import_defer_indexes: Literal["auto", "always", "never"] = "auto"
+    import_defer_indexes_min_rows: int = Field(default=100_000, ge=0)
 
     @field_validator(
         "submit_rate_limit",
