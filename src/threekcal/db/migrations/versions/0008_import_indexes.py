@@ -1,6 +1,6 @@
 """Fewer, narrower indexes on comments: those kept only for the full recomputation of the statistics.
 
-Since 0007 the statistics read aggregate tables; ``db.stats.compute_stats`` (the recomputation of
+Since 0007 the statistics read aggregate tables; ``db.stats_recompute.compute_stats`` (the recomputation of
 before, used by the benchmark) still works, only slower. Each index costs every imported row a few
 microseconds on SQLite (issue 12: `threekcal import` at 50,000 rows/s). Dropped:
 ``ix_comments_user_labels`` (request_user, label, prediction_result): the list pages filter by user with
