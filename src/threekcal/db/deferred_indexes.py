@@ -16,6 +16,8 @@ calls it at its end (so the next one finishes the job), and so does ``threekcal 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy import Index, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateIndex
@@ -56,9 +58,9 @@ def set_aside(connection: Connection) -> list[str]:
     return [str(index.name) for index in dropped]
 
 
-def restore(connection: Connection) -> list[str]:
-    """Create the deferrable indexes the database lacks, then refresh SQLite's planner statistics of the
-    table (dropping an index drops its statistics); their names."""
+def restore(connection: Connection, on_index: Callable[[str], None] = lambda _name: None) -> list[str]:
+    """Create the deferrable indexes the database lacks (``on_index`` is told before each), then refresh
+    SQLite's planner statistics of the table (dropping an index drops its statistics); their names."""
     created = missing(connection)
     if not created:
         return []
@@ -70,6 +72,7 @@ def restore(connection: Connection) -> list[str]:
         cache_size = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
         connection.exec_driver_sql(f"PRAGMA cache_size = {SQLITE_DEFAULT_CACHE_SIZE}")
     for index in created:
+        on_index(str(index.name))
         connection.execute(CreateIndex(index, if_not_exists=True))
     if sqlite:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")

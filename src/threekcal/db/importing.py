@@ -614,6 +614,9 @@ def _restore_indexes(engine: Engine, on_stage: Callable[[str], None]) -> None:
     with engine.connect() as connection:
         lacking = deferred_indexes.missing(connection)
     if lacking:
-        on_stage(f"building {len(lacking)} indexes again: {', '.join(str(i.name) for i in lacking)}")
+        built = iter(range(1, len(lacking) + 1))
         with engine.begin() as connection:
-            deferred_indexes.restore(connection)
+            deferred_indexes.restore(
+                connection,
+                lambda name: on_stage(f"building index {next(built)} of {len(lacking)} again: {name}"),
+            )
