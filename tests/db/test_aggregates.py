@@ -359,9 +359,13 @@ def test_hourly_counts_are_keyed_by_utc_hour(db_url: str) -> None:
     assert hours == [25]
 
 
-def test_a_range_of_new_comments_is_counted_as_add_comments_counts_them(db_url: str) -> None:
-    """add_comment_range (the import's GROUP BYs on SQLite) counts what contributions() counts: every kind
-    of row, hours before 1970 and within an hour's last microsecond, scores on bin edges, curves."""
+@pytest.mark.parametrize("selected_by", ["range", "receipts"])
+def test_new_comments_counted_by_the_database_are_counted_as_add_comments_counts_them(
+    db_url: str, selected_by: str
+) -> None:
+    """add_comment_range and add_comment_receipts (the import's GROUP BYs) count what contributions()
+    counts: every kind of row, hours before 1970 and within an hour's last microsecond, scores on bin
+    edges, users differing only in case, curves; and only the comments selected."""
     rng = random.Random(5)
     rows = []
     for i in range(400):
@@ -375,15 +379,26 @@ def test_a_range_of_new_comments_is_counted_as_add_comments_counts_them(db_url: 
         if i % 7 == 0:
             when = when.replace(minute=59, second=59, microsecond=999_999)
         rows.append({
-            "receipt": f"range-{i}", "comments": f"text {i}", "request_user": rng.choice(["ana", "bo", "cy"]),
+            "receipt": f"range-{i}", "comments": f"text {i}",
+            "request_user": rng.choice(["ana", "Ana", "bo", "cy"]),
             "request_time": when, "prediction_result": predicted, "prediction_score": score,
             "prediction_scores": scores, "model_version": rng.choice([None, "m@1", "m@2"]),
             "label": label, "audit": label is not None and rng.random() < 0.3,
             "label_source": None if label is None else rng.choice([None, "chosen", "accepted"]),
         })  # fmt: skip
+    earlier = [{**row, "receipt": f"earlier-{i}"} for i, row in enumerate(rows[:20])]
     with engine_for(db_url).begin() as connection:
+        connection.execute(insert(Comment.__table__), earlier)
+        aggregates.add_comments(connection, earlier)
         connection.execute(insert(Comment.__table__), rows)
-        first, last = connection.execute(select(func.min(Comment.num), func.max(Comment.num))).one()
-        aggregates.add_comment_range(connection, first, last)
+        first, last = connection.execute(
+            select(func.min(Comment.num), func.max(Comment.num)).where(Comment.receipt.like("range-%"))
+        ).one()
+        if selected_by == "range":
+            aggregates.add_comment_range(connection, first, last)
+        else:
+            aggregates.add_comment_receipts(connection, [row["receipt"] for row in rows])
     with engine_for(db_url).connect() as connection:
         assert [d.describe() for d in aggregates.differences(connection)] == []
+        counted = select(func.sum(StatsHourly.total)).where(StatsHourly.scope == "")
+        assert connection.scalar(counted) == len(earlier) + len(rows)  # each once

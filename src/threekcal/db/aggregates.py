@@ -5,7 +5,8 @@ A comment *contributes* to a few aggregate cells, each a primary key and a vecto
 after it minus those before it (``Delta``), applied in the same transaction as the write
 (``Delta.apply``). The writers:
 
-- new comments: ``add_comments`` (db/queries.py, db/idempotency.py; the bulk importer calls it per chunk);
+- new comments: ``add_comments`` (db/queries.py, db/idempotency.py); the bulk importer's chunks:
+  ``add_comment_range`` / ``add_comment_receipts``, the same rules as GROUP BYs in the database;
 - ORM changes of ``Comment`` (labels set, accepted, undone, resolved; the audit flag; deletes; rows added
   with ``session.add``): counted at flush by the ``after_flush`` listener below, from the attributes'
   history, so no label rule in db/labels.py has to remember it; ``session.execute(update(Comment)...)``
@@ -27,12 +28,12 @@ Add a comment to this module, not elsewhere, when a new statistic needs a new co
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, event, func, inspect, select
+from sqlalchemy import Table, delete, event, func, inspect, literal_column, select, text
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -227,101 +228,156 @@ def add_comments(connection: Connection, rows: Iterable[Mapping[str, Any]]) -> N
     delta.apply(connection)
 
 
-def _sqlite_hour(column: str) -> str:
-    # The hour's start is a whole number of hours: the division is exact (also before 1970), as hour_of.
-    return f"CAST(strftime('%s', substr({column}, 1, 13) || ':00:00') AS INTEGER) / 3600"
+def _hour(dialect: str, column: str) -> str:
+    """Whole hours since 1970 (as hour_of: floor division, also before 1970)."""
+    if dialect == "sqlite":
+        # The hour's start is a whole number of hours: the division is exact.
+        return f"CAST(strftime('%s', substr({column}, 1, 13) || ':00:00') AS INTEGER) / 3600"
+    # TO_SECONDS counts from year 0, so its truncation of microseconds is a floor; TIMESTAMPDIFF's is not.
+    return f"FLOOR((TO_SECONDS({column}) - TO_SECONDS('1970-01-01 00:00:00')) / 3600)"
 
 
-_CHUNK_TABLE = "temp.stats_new_comments"
+def _new_comments_table(dialect: str) -> str:
+    return "temp.stats_new_comments" if dialect == "sqlite" else "stats_new_comments"
 
 
-def _range_statements() -> list[str]:
-    """SQLite statements that add the contributions of the comments numbered ? to ? (both inclusive) to
-    the tables: ``contributions`` as GROUP BYs, in TABLES order. The first copies what the counts need of
-    those rows, each key computed once (hour, bins), into a temporary table that the others group;
-    the last drops it. Curves are left to Python (``add_comment_range``): they parse prediction_scores."""
+def _selection_statements(dialect: str, where: str) -> list[str]:
+    """Statements that add the contributions of the comments matching ``where`` (all of them new) to the
+    tables: ``contributions`` as GROUP BYs, in TABLES order and, within a table, in key order (the lock
+    order). The first copies what the counts need of those rows, each key computed once (hour, bins), into
+    a temporary table that the others group; the last drops it. Curves are left to Python
+    (``_add_selected``): they parse prediction_scores."""
+    sqlite = dialect == "sqlite"
+    chunk = _new_comments_table(dialect)
+
+    def floor(expression: str) -> str:  # of a non-negative number: SQLite's CAST truncates
+        return f"CAST({expression} AS INTEGER)" if sqlite else f"FLOOR({expression})"
+
+    def clamp(expression: str, top: int) -> str:
+        return f"max(0, min({top}, {expression}))" if sqlite else f"GREATEST(0, LEAST({top}, {expression}))"
+
+    # MariaDB compares text by the case-insensitive collation; the counts compare exactly, as Python does.
+    exact = "" if sqlite else "BINARY "
     calibration = (
         f"CASE WHEN prediction_score IS NULL THEN {NO_BIN} "
-        f"ELSE max(0, min({CALIBRATION_BINS - 1}, "
-        f"CAST(prediction_score * {CALIBRATION_BINS} AS INTEGER))) END"
+        f"ELSE {clamp(floor(f'prediction_score * {CALIBRATION_BINS}'), CALIBRATION_BINS - 1)} END"
     )
     labeled, predicted = "label IS NOT NULL", "prediction_result IS NOT NULL"
     scored = f"{labeled} AND {predicted}"
-    correct = f"{scored} AND label = prediction_result"
+    correct = f"{scored} AND {exact}label = {exact}prediction_result"
     derived = {
         "u": "request_user",
-        "h": _sqlite_hour("request_time"),
+        "h": _hour(dialect, "request_time"),
         "p": "prediction_result",
         "l": "label",
         "src": "coalesce(label_source, '')",
         "a": "CASE WHEN audit THEN 1 ELSE 0 END",
         "m": "coalesce(model_version, '')",
         "cal": calibration,
-        "conf": f"CASE WHEN prediction_score IS NULL THEN 0 "
-        f"ELSE CAST(prediction_score * {NANO} AS INTEGER) END",
+        "conf": f"CASE WHEN prediction_score IS NULL THEN 0 ELSE {floor(f'prediction_score * {NANO}')} END",
         "hist": f"CASE WHEN {predicted} AND prediction_score IS NOT NULL THEN "
-        f"max(0, min({HISTOGRAM_BINS - 1}, CAST(prediction_score * {HISTOGRAM_BINS} AS INTEGER))) END",
+        f"{clamp(floor(f'prediction_score * {HISTOGRAM_BINS}'), HISTOGRAM_BINS - 1)} END",
         "pend": f"CASE WHEN {predicted} THEN 0 ELSE 1 END",
         "lab": f"CASE WHEN {labeled} THEN 1 ELSE 0 END",
         "sc": f"CASE WHEN {scored} THEN 1 ELSE 0 END",
         "cor": f"CASE WHEN {correct} THEN 1 ELSE 0 END",
     }
+    temporary = "TABLE" if sqlite else "TEMPORARY TABLE"
     statements = [
-        f"DROP TABLE IF EXISTS {_CHUNK_TABLE}",
-        f"CREATE TABLE {_CHUNK_TABLE} AS SELECT "
+        f"DROP {temporary} IF EXISTS {chunk}",
+        f"CREATE {temporary} {chunk} AS SELECT "
         + ", ".join(f"{sql} AS {name}" for name, sql in derived.items())
-        + " FROM comments WHERE num BETWEEN ? AND ?",
+        + f" FROM comments WHERE {where}",
     ]
 
-    def upsert(table: str, keys: list[str], values: list[str], where: str = "true") -> None:
+    def upsert(table: str, keys: list[str], values: list[str], where: str = "1 = 1") -> None:
         columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
         assert len(columns) == len(keys) + len(values), table
-        added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
         group = ", ".join(str(i + 1) for i in range(len(keys)))
+        if sqlite:
+            added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
+            conflict = f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
+        else:
+            added = ", ".join(f"{name} = {name} + VALUES({name})" for name in COUNT_COLUMNS[table])
+            conflict = f"ON DUPLICATE KEY UPDATE {added}"
         statements.append(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
-            f"FROM {_CHUNK_TABLE} WHERE {where} GROUP BY {group} "
-            f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
+            f"FROM {chunk} WHERE {where} GROUP BY {group} ORDER BY {group} {conflict}"
         )
 
-    known = ", ".join(f"'{label}'" for label in LABELS)
-    mix = [f"sum(CASE WHEN p = '{label}' THEN 1 ELSE 0 END)" for label in LABELS]
+    known = ", ".join(f"{exact}'{label}'" for label in LABELS)
+    mix = [f"sum(CASE WHEN {exact}p = '{label}' THEN 1 ELSE 0 END)" for label in LABELS]
     hourly = ["count(*)", "sum(pend)", "sum(lab)", "sum(sc)", "sum(cor)", "sum(sc * a)", "sum(cor * a)", *mix]
     for scope in ("''", "u"):
         upsert("stats_hourly", [scope, "h"], hourly)
-    upsert("stats_model_hourly", ["h", "m"], mix, f"p IN ({known})")
+    upsert("stats_model_hourly", ["h", "m"], mix, f"{exact}p IN ({known})")
     upsert("stats_users", ["u"], ["count(*)", "sum(lab)", "sum(sc)", "sum(cor)"])
     for scope in ("''", "u"):
         upsert("stats_labels", [scope, "src", "a", "l", "coalesce(p, '')", "cal"], ["count(*)", "sum(conf)"],
                "l IS NOT NULL")  # fmt: skip
     for scope in ("''", "u"):
         upsert("stats_scores", [scope, "p", "hist"], ["count(*)"], "hist IS NOT NULL")
-    statements.append(f"DROP TABLE {_CHUNK_TABLE}")
+    statements.append(f"DROP {temporary} {chunk}")
     return statements
 
 
-_RANGE_STATEMENTS = _range_statements()
+_RANGE = "num BETWEEN {marker} AND {marker}"
+_RECEIPTS_TABLE = "stats_new_receipts"
+_RANGE_STATEMENTS = {
+    dialect: _selection_statements(dialect, _RANGE.format(marker=marker))
+    for dialect, marker in (("sqlite", "?"), ("mysql", "%s"))
+}
+_RECEIPT_STATEMENTS = {
+    dialect: _selection_statements(dialect, f"receipt IN (SELECT receipt FROM {_RECEIPTS_TABLE})")
+    for dialect in ("sqlite", "mysql")
+}
 
 
 def add_comment_range(connection: Connection, first: int, last: int) -> None:
     """Counts the new comments numbered ``first`` to ``last`` (both inclusive; every row of the range is
-    new): the database sums them (GROUP BY per table) on SQLite, Python (``add_comments``) elsewhere.
+    new) with a few GROUP BYs in the database.
 
     Call it in the transaction of their INSERT, after it, like ``add_comments``."""
     table = Comment.__table__
-    if connection.dialect.name != "sqlite":
-        columns = [table.c[name] for name in STATE_COLUMNS]
-        for start in range(first, last + 1, RECOMPUTE_CHUNK):
-            end = min(last, start + RECOMPUTE_CHUNK - 1)
-            rows = connection.execute(select(*columns).where(table.c.num.between(start, end))).mappings()
-            add_comments(connection, rows)
+    statements = _RANGE_STATEMENTS[_dialect(connection)]
+    _add_selected(connection, statements, (first, last), table.c.num.between(first, last))
+
+
+def add_comment_receipts(connection: Connection, receipts: Sequence[str]) -> None:
+    """Counts the new comments with these receipts, as ``add_comment_range`` (for new comments whose
+    numbers are not one range: another writer may have inserted between them)."""
+    if not receipts:
         return
-    for statement in _RANGE_STATEMENTS:
-        connection.exec_driver_sql(statement, (first, last) if "?" in statement else ())
+    dialect = _dialect(connection)
+    sqlite = dialect == "sqlite"
+    table = f"temp.{_RECEIPTS_TABLE}" if sqlite else _RECEIPTS_TABLE
+    temporary = "TABLE" if sqlite else "TEMPORARY TABLE"
+    connection.exec_driver_sql(f"DROP {temporary} IF EXISTS {table}")
+    # The receipt column's own type and collation, so that IN (SELECT ...) uses the unique receipt index.
+    connection.exec_driver_sql(f"CREATE {temporary} {table} AS SELECT receipt FROM comments WHERE 1 = 0")
+    connection.exec_driver_sql(
+        f"INSERT INTO {table} (receipt) VALUES ({'?' if sqlite else '%s'})", [(r,) for r in receipts]
+    )
+    selected = select(literal_column("receipt")).select_from(text(_RECEIPTS_TABLE))
+    _add_selected(connection, _RECEIPT_STATEMENTS[dialect], (), Comment.__table__.c.receipt.in_(selected))
+    connection.exec_driver_sql(f"DROP {temporary} {table}")
+
+
+def _dialect(connection: Connection) -> str:
+    return "sqlite" if connection.dialect.name == "sqlite" else "mysql"
+
+
+def _add_selected(
+    connection: Connection, statements: list[str], parameters: tuple[Any, ...], where: Any
+) -> None:
+    for statement in statements:
+        has_markers = "?" in statement or "%s" in statement
+        connection.exec_driver_sql(statement, parameters if has_markers else ())
     # ROC/PR curves: only comments with a known label, a known prediction and probabilities (an import has
     # none); Python parses their prediction_scores.
+    table = Comment.__table__
     scored = select(*(table.c[name] for name in STATE_COLUMNS)).where(
-        table.c.num.between(first, last),
+        where,
         table.c.prediction_scores.is_not(None),
         table.c.label.in_(LABELS),
         table.c.prediction_result.in_(LABELS),

@@ -4,9 +4,9 @@ Every row is checked with the API's rules (``threekcal.validation.clean_comment_
 reported with its line number and skipped, or, when strict, refuses the whole import before anything is
 stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
 one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
-comments are counted in the statistics aggregates in its transaction (``aggregates.add_comment_range``,
-GROUP BYs in SQLite; ``aggregates.add_comments`` elsewhere). The next chunk is read and checked meanwhile,
-in a child process for a large file (``checked_chunks``).
+comments are counted in the statistics aggregates in its transaction (a few GROUP BYs in the database:
+``aggregates.add_comment_range`` on SQLite, ``aggregates.add_comment_receipts`` on MariaDB). The next
+chunk is read and checked meanwhile, in a child process for a large file (``checked_chunks``).
 
 Running an import twice stores nothing new: each row's receipt is derived from its content (user,
 request time, text): the request time's hour, then a hash of the three. The table's unique receipt
@@ -356,18 +356,6 @@ def _existing_receipts(connection: Connection, receipts: Sequence[str]) -> set[s
 
 
 StoredRow = tuple[Any, ...]  # the values of STORED_COLUMNS (stored_values)
-_COLUMN = {name: index for index, name in enumerate(STORED_COLUMNS)}
-
-
-def _counted(values: StoredRow) -> dict[str, Any]:
-    """What the statistics aggregates count of a new comment (aggregates.add_comments)."""
-    return {
-        "request_user": values[_COLUMN["request_user"]],
-        "request_time": datetime.fromisoformat(values[_COLUMN["request_time"]]),  # naive: UTC
-        "prediction_result": values[_COLUMN["prediction_result"]],
-        "prediction_score": values[_COLUMN["prediction_score"]],
-        "label": values[_COLUMN["label"]],
-    }
 
 
 def store_chunk(
@@ -393,8 +381,9 @@ def store_chunk(
             f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
             "nothing of this chunk was stored; run the import again to finish it"
         )
-    aggregates.add_comments(connection, [_counted(values) for values in new])  # after the rows
-    return [values[0] for values in new]
+    receipts = [values[0] for values in new]
+    aggregates.add_comment_receipts(connection, receipts)  # after the rows
+    return receipts
 
 
 def _store_sqlite(
