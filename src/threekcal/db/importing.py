@@ -577,12 +577,7 @@ def import_comments(
                     if defer_indexes == "always" or deferred_indexes.worth_deferring(
                         expected, table_rows, defer_indexes_min_rows
                     ):
-                        with engine.begin() as connection:
-                            if dropped := deferred_indexes.set_aside(connection):
-                                on_stage(
-                                    f"about {expected:,} rows to import into a table of {table_rows:,}: "
-                                    f"{len(dropped)} indexes set aside until the end"
-                                )
+                        _set_indexes_aside(engine, expected, table_rows, on_stage)
     except Exception:
         if sqlite:  # best effort, so that a failed import does not leave the table without its indexes
             with contextlib.suppress(Exception):  # the import's own error is the one to report
@@ -592,6 +587,18 @@ def import_comments(
     if sqlite:
         _restore_indexes(engine, on_stage)
     return report
+
+
+def _set_indexes_aside(
+    engine: Engine, expected: int, table_rows: int, on_stage: Callable[[str], None]
+) -> None:
+    with engine.begin() as connection:
+        dropped = deferred_indexes.set_aside(connection)
+    if dropped:
+        on_stage(
+            f"about {expected:,} rows to import into a table of {table_rows:,}: "
+            f"{len(dropped)} indexes set aside until the end"
+        )
 
 
 def _table_rows(engine: Engine) -> int:
