@@ -40,13 +40,14 @@ def test_int8_top_label_agreement_with_fp32(
     onnx_fp32_classifier: Classifier,
     onnx_int8_classifier: Classifier,
     varied_texts: list[str],
-    record_property: Callable[[str, object], None],
+    record_testsuite_property: Callable[[str, object], None],
 ) -> None:
     texts = varied_texts
     fp32 = probabilities(onnx_fp32_classifier, texts).argmax(axis=1)
     int8 = probabilities(onnx_int8_classifier, texts).argmax(axis=1)
     agreement = float((fp32 == int8).mean())
-    record_property("int8_top_label_agreement", agreement)
+    # The JUnit report's suite properties (xunit2 has no per-test properties): CI keeps the figure.
+    record_testsuite_property("int8_top_label_agreement", agreement)
     print(f"\nint8 top-label agreement with fp32 on the tiny random model: {agreement:.0%} of {len(texts)}")
     # Random weights make int8 noise matter more than on the real model; far above chance (1/7) still.
     assert agreement >= 0.5
