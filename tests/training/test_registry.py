@@ -17,7 +17,7 @@ from threekcal.db import registry
 from threekcal.db.models import Comment, RegistryEvent
 from threekcal.db.session import engine_for, session_factory
 from threekcal.model import load_classifier
-from threekcal.pipeline.active_model import ActiveClassifier
+from threekcal.pipeline.active_model import ActiveClassifier, record_tag
 from threekcal.pipeline.worker import classifier_for_cycle, run_cycle
 from threekcal.settings import Settings, get_settings
 
@@ -87,6 +87,8 @@ def _predictions(database_url: str, texts: list[str]) -> dict[str, tuple[str, st
 def test_the_first_use_registers_threekcal_model_as_the_active_version(train_settings: Settings) -> None:
     with session_factory(train_settings.database_url)() as session:
         first = registry.ensure_initial_version(session, train_settings.model)
+    record_tag(train_settings, first.version_id, "tiny@abc+onnx")  # loaded once
+    with session_factory(train_settings.database_url)() as session:
         again = registry.ensure_initial_version(session, "some/other-model")
         versions = registry.list_versions(session)
         events = registry.events(session)
@@ -97,6 +99,24 @@ def test_the_first_use_registers_threekcal_model_as_the_active_version(train_set
         "system",
     )
     assert [event.action for event in events] == ["register-initial"]
+
+
+def test_a_first_version_that_never_loaded_follows_threekcal_model(train_settings: Settings) -> None:
+    """`make run` without internet seeds the hub model, which never loads; pointing THREEKCAL_MODEL at a
+    local model afterwards must take effect, not leave the worker stuck on the first one."""
+    with session_factory(train_settings.database_url)() as session:
+        first = registry.ensure_initial_version(session, "michellejieli/emotion_text_classifier")
+        followed = registry.ensure_initial_version(session, train_settings.model)
+        versions = registry.list_versions(session)
+        events = registry.events(session)
+    assert followed == registry.ActiveModel(first.version_id, train_settings.model)
+    only = (first.version_id, train_settings.model, "active")
+    assert [(v.id, v.source, v.status) for v in versions] == [only]
+    assert [event.action for event in events] == ["reseed-initial", "register-initial"]  # newest first
+    assert events[0].details == {
+        "source": train_settings.model,
+        "instead_of": "michellejieli/emotion_text_classifier",
+    }
 
 
 def test_promotion_switches_the_worker_to_the_new_version_and_rollback_switches_back(

@@ -68,10 +68,15 @@ def active_model(session: Session) -> ActiveModel | None:
 
 
 def ensure_initial_version(session: Session, source: str, *, tag: str | None = None) -> ActiveModel:
-    """The active model; on an empty registry ``source`` (THREEKCAL_MODEL) is registered as active first."""
+    """The active model; on an empty registry ``source`` (THREEKCAL_MODEL) is registered as active first.
+
+    That first version follows THREEKCAL_MODEL until it has been loaded once: a first start without the
+    model (no internet), then THREEKCAL_MODEL pointed at a model that is there, must not stay stuck on
+    the model that never loaded. Once loaded (it has a tag), or once there are other versions, the
+    registry alone decides."""
     current = active_model(session)
     if current is not None:
-        return current
+        return _follow_unloaded_seed(session, current, source)
     with serialized_writes(session):
         if session.scalar(select(func.count()).select_from(ModelVersion)):
             # Versions exist but none is active (every one retired by hand): keep it that way, loudly.
@@ -85,6 +90,26 @@ def ensure_initial_version(session: Session, source: str, *, tag: str | None = N
         _audit(session, "register-initial", SYSTEM_AUTHOR, version_id=version.id, details={"source": source})
         session.commit()
     return ActiveModel(version.id, version.source)
+
+
+def _follow_unloaded_seed(session: Session, current: ActiveModel, source: str) -> ActiveModel:
+    if current.source == source:
+        return current
+    with serialized_writes(session):
+        version = session.get(ModelVersion, current.version_id)
+        if (
+            version is None
+            or version.tag is not None
+            or version.created_by != SYSTEM_AUTHOR
+            or session.scalar(select(func.count()).select_from(ModelVersion)) != 1
+        ):
+            session.rollback()
+            return current
+        version.source = source
+        _audit(session, "reseed-initial", SYSTEM_AUTHOR, version_id=version.id,
+               details={"source": source, "instead_of": current.source})  # fmt: skip
+        session.commit()
+    return ActiveModel(version.id, source)
 
 
 def list_versions(session: Session) -> list[ModelVersion]:
