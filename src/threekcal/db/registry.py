@@ -95,21 +95,33 @@ def ensure_initial_version(session: Session, source: str, *, tag: str | None = N
 def _follow_unloaded_seed(session: Session, current: ActiveModel, source: str) -> ActiveModel:
     if current.source == source:
         return current
-    with serialized_writes(session):
+
+    def is_unloaded_seed() -> bool:
         version = session.get(ModelVersion, current.version_id)
-        if (
-            version is None
-            or version.tag is not None
-            or version.created_by != SYSTEM_AUTHOR
-            or session.scalar(select(func.count()).select_from(ModelVersion)) != 1
-        ):
+        return (
+            version is not None
+            and version.tag is None
+            and version.created_by == SYSTEM_AUTHOR
+            and session.scalar(select(func.count()).select_from(ModelVersion)) == 1
+        )
+
+    # Every worker cycle gets here once a promoted version differs from THREEKCAL_MODEL: read first, and
+    # take SQLite's write slot only to reseed (checked again under it).
+    unloaded = is_unloaded_seed()
+    session.rollback()  # ends the read: under the write slot the check reads afresh
+    if not unloaded:
+        return current
+    with serialized_writes(session):
+        if not is_unloaded_seed():
             session.rollback()
             return current
+        version = session.get(ModelVersion, current.version_id)
+        assert version is not None
         version.source = source
         _audit(session, "reseed-initial", SYSTEM_AUTHOR, version_id=version.id,
                details={"source": source, "instead_of": current.source})  # fmt: skip
         session.commit()
-    return ActiveModel(version.id, source)
+    return ActiveModel(current.version_id, source)
 
 
 def list_versions(session: Session) -> list[ModelVersion]:
