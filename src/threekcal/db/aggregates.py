@@ -237,18 +237,30 @@ def _hour(dialect: str, column: str) -> str:
     return f"FLOOR((TO_SECONDS({column}) - TO_SECONDS('1970-01-01 00:00:00')) / 3600)"
 
 
-def _new_comments_table(dialect: str) -> str:
-    return "temp.stats_new_comments" if dialect == "sqlite" else "stats_new_comments"
+def _temporary(dialect: str, name: str) -> tuple[str, str]:
+    """How a temporary table is declared and named: ("TABLE", "temp.NAME") on SQLite."""
+    return ("TABLE", f"temp.{name}") if dialect == "sqlite" else ("TEMPORARY TABLE", name)
 
 
-def _selection_statements(dialect: str, where: str) -> list[str]:
-    """Statements that add the contributions of the comments matching ``where`` (all of them new) to the
-    tables: ``contributions`` as GROUP BYs, in TABLES order and, within a table, in key order (the lock
-    order). The first copies what the counts need of those rows, each key computed once (hour, bins), into
-    a temporary table that the others group; the last drops it. Curves are left to Python
+@dataclass(frozen=True)
+class _Counting:
+    """The SQL that adds the contributions of selected new comments to the tables: ``copy`` (the only
+    statement with the selection's parameters) copies what the counts need of those rows, each key
+    computed once (hour, bins), into a temporary table, after ``clear`` removed a leftover one; ``group``
+    adds it up into the tables; ``drop`` removes it."""
+
+    clear: str
+    copy: str
+    group: list[str]
+    drop: str
+
+
+def _counting(dialect: str, where: str) -> _Counting:
+    """``contributions`` as GROUP BYs over the comments matching ``where`` (all of them new), in TABLES
+    order and, within a table, in key order (the lock order). Curves are left to Python
     (``_add_selected``): they parse prediction_scores."""
     sqlite = dialect == "sqlite"
-    chunk = _new_comments_table(dialect)
+    temporary, chunk = _temporary(dialect, "stats_new_comments")
 
     def floor(expression: str) -> str:  # of a non-negative number: SQLite's CAST truncates
         return f"CAST({expression} AS INTEGER)" if sqlite else f"FLOOR({expression})"
@@ -282,13 +294,12 @@ def _selection_statements(dialect: str, where: str) -> list[str]:
         "sc": f"CASE WHEN {scored} THEN 1 ELSE 0 END",
         "cor": f"CASE WHEN {correct} THEN 1 ELSE 0 END",
     }
-    temporary = "TABLE" if sqlite else "TEMPORARY TABLE"
-    statements = [
-        f"DROP {temporary} IF EXISTS {chunk}",
+    copy = (
         f"CREATE {temporary} {chunk} AS SELECT "
         + ", ".join(f"{sql} AS {name}" for name, sql in derived.items())
-        + f" FROM comments WHERE {where}",
-    ]
+        + f" FROM comments WHERE {where}"
+    )
+    grouping: list[str] = []
 
     def upsert(table: str, keys: list[str], values: list[str], where: str = "1 = 1") -> None:
         columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
@@ -300,7 +311,7 @@ def _selection_statements(dialect: str, where: str) -> list[str]:
         else:
             added = ", ".join(f"{name} = {name} + VALUES({name})" for name in COUNT_COLUMNS[table])
             conflict = f"ON DUPLICATE KEY UPDATE {added}"
-        statements.append(
+        grouping.append(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
             f"FROM {chunk} WHERE {where} GROUP BY {group} ORDER BY {group} {conflict}"
         )
@@ -317,18 +328,17 @@ def _selection_statements(dialect: str, where: str) -> list[str]:
                "l IS NOT NULL")  # fmt: skip
     for scope in ("''", "u"):
         upsert("stats_scores", [scope, "p", "hist"], ["count(*)"], "hist IS NOT NULL")
-    statements.append(f"DROP {temporary} {chunk}")
-    return statements
+    return _Counting(f"DROP {temporary} IF EXISTS {chunk}", copy, grouping, f"DROP {temporary} {chunk}")
 
 
 _RANGE = "num BETWEEN {marker} AND {marker}"
 _RECEIPTS_TABLE = "stats_new_receipts"
-_RANGE_STATEMENTS = {
-    dialect: _selection_statements(dialect, _RANGE.format(marker=marker))
+_RANGE_COUNTING = {
+    dialect: _counting(dialect, _RANGE.format(marker=marker))
     for dialect, marker in (("sqlite", "?"), ("mysql", "%s"))
 }
-_RECEIPT_STATEMENTS = {
-    dialect: _selection_statements(dialect, f"receipt IN (SELECT receipt FROM {_RECEIPTS_TABLE})")
+_RECEIPT_COUNTING = {
+    dialect: _counting(dialect, f"receipt IN (SELECT receipt FROM {_RECEIPTS_TABLE})")
     for dialect in ("sqlite", "mysql")
 }
 
@@ -339,8 +349,8 @@ def add_comment_range(connection: Connection, first: int, last: int) -> None:
 
     Call it in the transaction of their INSERT, after it, like ``add_comments``."""
     table = Comment.__table__
-    statements = _RANGE_STATEMENTS[_dialect(connection)]
-    _add_selected(connection, statements, (first, last), table.c.num.between(first, last))
+    counting = _RANGE_COUNTING[_dialect(connection)]
+    _add_selected(connection, counting, (first, last), table.c.num.between(first, last))
 
 
 def add_comment_receipts(connection: Connection, receipts: Sequence[str]) -> None:
@@ -349,17 +359,16 @@ def add_comment_receipts(connection: Connection, receipts: Sequence[str]) -> Non
     if not receipts:
         return
     dialect = _dialect(connection)
-    sqlite = dialect == "sqlite"
-    table = f"temp.{_RECEIPTS_TABLE}" if sqlite else _RECEIPTS_TABLE
-    temporary = "TABLE" if sqlite else "TEMPORARY TABLE"
+    temporary, table = _temporary(dialect, _RECEIPTS_TABLE)
     connection.exec_driver_sql(f"DROP {temporary} IF EXISTS {table}")
     # The receipt column's own type and collation, so that IN (SELECT ...) uses the unique receipt index.
     connection.exec_driver_sql(f"CREATE {temporary} {table} AS SELECT receipt FROM comments WHERE 1 = 0")
     connection.exec_driver_sql(
-        f"INSERT INTO {table} (receipt) VALUES ({'?' if sqlite else '%s'})", [(r,) for r in receipts]
+        f"INSERT INTO {table} (receipt) VALUES ({'?' if dialect == 'sqlite' else '%s'})",
+        [(r,) for r in receipts],
     )
     selected = select(literal_column("receipt")).select_from(text(_RECEIPTS_TABLE))
-    _add_selected(connection, _RECEIPT_STATEMENTS[dialect], (), Comment.__table__.c.receipt.in_(selected))
+    _add_selected(connection, _RECEIPT_COUNTING[dialect], (), Comment.__table__.c.receipt.in_(selected))
     connection.exec_driver_sql(f"DROP {temporary} {table}")
 
 
@@ -368,11 +377,13 @@ def _dialect(connection: Connection) -> str:
 
 
 def _add_selected(
-    connection: Connection, statements: list[str], parameters: tuple[Any, ...], where: Any
+    connection: Connection, counting: _Counting, parameters: tuple[Any, ...], where: Any
 ) -> None:
-    for statement in statements:
-        has_markers = "?" in statement or "%s" in statement
-        connection.exec_driver_sql(statement, parameters if has_markers else ())
+    connection.exec_driver_sql(counting.clear)
+    connection.exec_driver_sql(counting.copy, parameters)
+    for statement in counting.group:
+        connection.exec_driver_sql(statement)
+    connection.exec_driver_sql(counting.drop)
     # ROC/PR curves: only comments with a known label, a known prediction and probabilities (an import has
     # none); Python parses their prediction_scores.
     table = Comment.__table__
