@@ -58,9 +58,12 @@ def set_aside(connection: Connection) -> list[str]:
     return [str(index.name) for index in dropped]
 
 
-def restore(connection: Connection, on_index: Callable[[str], None] = lambda _name: None) -> list[str]:
-    """Create the deferrable indexes the database lacks (``on_index`` is told before each), then refresh
-    SQLite's planner statistics of the table (dropping an index drops its statistics); their names."""
+def restore(
+    connection: Connection, on_index: Callable[[int, int, str], None] = lambda _i, _n, _name: None
+) -> list[str]:
+    """Create the deferrable indexes the database lacks (``on_index`` is told before each: its position,
+    how many, its name), then refresh SQLite's planner statistics of the table (dropping an index drops
+    its statistics); their names."""
     created = missing(connection)
     if not created:
         return []
@@ -71,8 +74,8 @@ def restore(connection: Connection, on_index: Callable[[str], None] = lambda _na
         # with 100 MiB less memory.
         cache_size = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
         connection.exec_driver_sql(f"PRAGMA cache_size = {SQLITE_DEFAULT_CACHE_SIZE}")
-    for index in created:
-        on_index(str(index.name))
+    for position, index in enumerate(created, start=1):
+        on_index(position, len(created), str(index.name))
         connection.execute(CreateIndex(index, if_not_exists=True))
     if sqlite:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")

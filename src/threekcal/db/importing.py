@@ -607,12 +607,8 @@ def _table_rows(engine: Engine) -> int:
 
 
 def _restore_indexes(engine: Engine, on_stage: Callable[[str], None]) -> None:
-    with engine.connect() as connection:
-        lacking = deferred_indexes.missing(connection)
-    if lacking:
-        built = iter(range(1, len(lacking) + 1))
-        with engine.begin() as connection:
-            deferred_indexes.restore(
-                connection,
-                lambda name: on_stage(f"building index {next(built)} of {len(lacking)} again: {name}"),
-            )
+    def building(position: int, count: int, name: str) -> None:
+        on_stage(f"building index {position} of {count} again: {name}")
+
+    with engine.begin() as connection:
+        deferred_indexes.restore(connection, building)
