@@ -314,6 +314,15 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
     return rows / cpu
 
 
+def timed_import(label: str, env: dict[str, str], rows: int, data: Path, *options: str) -> None:
+    """`threekcal import` of ``data``: rows/s wall and per CPU-second, peak memory."""
+    seconds, peak, _ = run_cli(env, "import", *options, str(data))
+    say(
+        f"{label}: {rows / seconds:,.0f} rows/s wall ({seconds:.1f} s), "
+        f"{rows / CPU_SECONDS[0]:,.0f} rows per CPU-second ({CPU_SECONDS[0]:.1f} CPU-s), peak RSS {peak} MiB"
+    )
+
+
 def import_keeping_indexes(env: dict[str, str], rows: int, data: Path, work: Path) -> None:
     """The import with every index kept up to date row by row (--defer-indexes never), into an empty
     database of its own: the figure to compare the default with."""
@@ -321,11 +330,8 @@ def import_keeping_indexes(env: dict[str, str], rows: int, data: Path, work: Pat
     own = {**env, "THREEKCAL_DATABASE_URL": f"sqlite:///{path}"}
     try:
         run_cli(own, "db", "upgrade")
-        seconds, peak, _ = run_cli(own, "import", "--defer-indexes", "never", str(data))
-        say(
-            f"import, indexes kept (--defer-indexes never): {rows / seconds:,.0f} rows/s wall "
-            f"({seconds:.1f} s), "
-            f"{rows / CPU_SECONDS[0]:,.0f} rows per CPU-second, peak RSS {peak} MiB"
+        timed_import(
+            "import, indexes kept (--defer-indexes never)", own, rows, data, "--defer-indexes", "never"
         )
     finally:
         for suffix in ("", "-wal", "-shm"):
@@ -372,12 +378,7 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
         else:
             if args.import_both and backend == "sqlite":
                 import_keeping_indexes(env, args.rows, data, work)
-            seconds, peak, _ = run_cli(env, "import", str(data))
-            say(
-                f"import: {args.rows / seconds:,.0f} rows/s wall ({seconds:.1f} s), "
-                f"{args.rows / CPU_SECONDS[0]:,.0f} rows per CPU-second ({CPU_SECONDS[0]:.1f} CPU-s), "
-                f"peak RSS {peak} MiB"
-            )
+            timed_import("import", env, args.rows, data)
             if ceiling is not None:
                 say(f"import / raw insert, rows per CPU-second: {args.rows / CPU_SECONDS[0] / ceiling:.2f}")
         engine = engine_for(url)
