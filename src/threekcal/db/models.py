@@ -57,6 +57,10 @@ def _stored_probability(label: str) -> Computed:
     return Computed(f"json_extract(prediction_scores, '$.{label}')", persisted=True)
 
 
+# Named here for db/queries.py, which tells MariaDB to read it for pages over a time range.
+REQUEST_TIME_INDEX = "ix_comments_request_time"
+
+
 class Comment(Base):
     __tablename__ = "comments"
 
@@ -114,7 +118,7 @@ class Comment(Base):
     __table_args__ = (
         UniqueConstraint("receipt", name="uq_comments_receipt"),
         Index("ix_comments_request_user_num", "request_user", "num"),
-        Index("ix_comments_request_time", "request_time"),
+        Index(REQUEST_TIME_INDEX, "request_time"),
         Index("ix_comments_prediction_result", "prediction_result", "prediction_score"),
         # The primary key follows the columns: label + prediction_result pages walk it in number order.
         Index("ix_comments_label", "label", "prediction_result"),

@@ -22,7 +22,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
 from threekcal.db import aggregates
-from threekcal.db.models import Comment
+from threekcal.db.models import REQUEST_TIME_INDEX, Comment
 from threekcal.db.session import write_lock_wait
 from threekcal.db.types import utcnow
 
@@ -160,6 +160,12 @@ class CommentFilter:
         )
         return broad and not narrow and not self.q and not self.extra
 
+    def time_ranged(self) -> bool:
+        """A since/until range with no user, text or queue condition: what MariaDB's planner serves badly
+        in number order (see ``_time_ranged_rows``)."""
+        ranged = self.since is not None or self.until is not None
+        return ranged and self.request_user is None and not self.q and not self.extra
+
     def conditions(self, unindexed: Collection[str] = ()) -> list[ColumnElement[bool]]:
         """The WHERE conditions; those on the columns named in ``unindexed`` are written so that SQLite
         does not pick an index for them (see ``list_comments``)."""
@@ -217,7 +223,7 @@ _UNINDEXED: dict[str, frozenset[str]] = {
     "least_confident": frozenset({"label", "label_source"}),
 }
 # newest/oldest with a filter no (column, num) index serves: the next PROBE_ROWS numbers are filtered first
-# (see list_comments), with every filter column kept off its index.
+# (see _probed_rows), with every filter column kept off its index.
 PROBE_ROWS = 20_000
 _PROBED = frozenset({"label", "label_source", "prediction_result", "prediction_score"})
 
@@ -311,10 +317,12 @@ def list_comments(
 ) -> Page:
     """One page in keyset order, ``after`` being the sort key of the previous page's last row.
 
-    newest/oldest walk the primary key. least_confident walks ix_comments_score_num over scored rows
-    first (lowest score first), then the rows without a score by number: two index-friendly queries
-    instead of one ORDER BY on ``score IS NULL`` that no index serves. On SQLite, filters that would
-    make the planner read and sort every match are kept off their indexes (``_UNINDEXED``). audit walks
+    newest/oldest walk the primary key; filters the planner would serve badly that way are steered
+    (SQLite, an unselective filter: ``_probed_rows``; MariaDB, a time range: ``_time_ranged_rows``).
+    least_confident walks ix_comments_score_num over scored rows first (lowest score first), then the rows
+    without a score by number: two index-friendly queries instead of one ORDER BY on ``score IS NULL``
+    that no index serves. On SQLite, filters that would make the planner read and sort every match are
+    kept off their indexes (``_UNINDEXED``). audit walks
     :func:`audit_key` (a sort over the filtered rows: no index can serve a pseudo-random order).
     """
     sqlite = session.get_bind().dialect.name == "sqlite"
@@ -327,39 +335,14 @@ def list_comments(
         return _page(list(session.scalars(query.limit(limit + 1))), limit, sort)
     if sort in ("newest", "oldest"):
         newest = sort == "newest"
+        steered = _probed_rows if sqlite and flt.unselective() else None
+        if not sqlite and flt.time_ranged():
+            steered = _time_ranged_rows
+        if steered is not None:
+            return _page(steered(session, flt, newest=newest, after=after, limit=limit), limit, sort)
         order = Comment.num.desc() if newest else Comment.num.asc()
         keyset = [] if after is None else [Comment.num < after[0] if newest else Comment.num > after[0]]
-        if not sqlite or not flt.unselective():
-            rows = list(session.scalars(base.where(*keyset).order_by(order).limit(limit + 1)))
-            return _page(rows, limit, sort)
-        # The next PROBE_ROWS numbers first, filtered without an index (a primary key range: O(PROBE_ROWS));
-        # only when they hold too few matches, the rest with the filters' indexes: then the matches are
-        # rare, so reading and sorting all of them is cheap too.
-        if newest:
-            top = after[0] if after is not None else (session.scalar(select(func.max(Comment.num))) or 0) + 1
-            edge = top - PROBE_ROWS
-            window = [Comment.num < top, Comment.num >= edge]
-            beyond = _no_index(Comment.num) < edge
-        else:
-            bottom = after[0] if after is not None else 0
-            edge = bottom + PROBE_ROWS
-            window = [Comment.num > bottom, Comment.num <= edge]
-            beyond = _no_index(Comment.num) > edge
-        probe = select(Comment).where(*flt.conditions(_PROBED), *window).order_by(order)
-        rows = list(session.scalars(probe.limit(limit + 1)))
-        if len(rows) <= limit:
-            # The numbers first, ordered by +num: the planner then reads a filter's index, which holds
-            # the number too (few matches), and sorts them, instead of walking the whole primary key
-            # past the window, even where its statistics call the filter unselective.
-            unordered = _no_index(Comment.num)
-            nums = (
-                select(Comment.num)
-                .where(*flt.conditions(), beyond)
-                .order_by(unordered.desc() if newest else unordered.asc())
-                .limit(limit + 1 - len(rows))
-            )
-            rest = select(Comment).where(Comment.num.in_(nums.scalar_subquery())).order_by(order)
-            rows += list(session.scalars(rest))
+        rows = list(session.scalars(base.where(*keyset).order_by(order).limit(limit + 1)))
         return _page(rows, limit, sort)
 
     scored: list[Comment] = []
@@ -383,6 +366,85 @@ def list_comments(
     remaining = limit - len(scored)
     unscored = list(session.scalars(query.order_by(Comment.num.asc()).limit(remaining + 1)))
     return _page(scored + unscored, limit, sort)
+
+
+def _probed_rows(
+    session: Session, flt: CommentFilter, *, newest: bool, after: SortKey | None, limit: int
+) -> list[Comment]:
+    """SQLite, up to limit + 1 rows of a newest/oldest page with unselective filters: the next PROBE_ROWS
+    numbers first, filtered without an index (a primary key range: O(PROBE_ROWS)); only when they hold
+    too few matches, the rest with the filters' indexes: then the matches are rare, so reading and
+    sorting all of them is cheap too. The numbers beyond are ordered by +num: the planner then reads a
+    filter's index, which holds the number too, and sorts them, instead of walking the whole primary key
+    past the window, even where its statistics call the filter unselective."""
+    order = Comment.num.desc() if newest else Comment.num.asc()
+    if newest:
+        top = after[0] if after is not None else _largest_num(session) + 1
+        edge = top - PROBE_ROWS
+        window = [Comment.num < top, Comment.num >= edge]
+    else:
+        bottom = after[0] if after is not None else 0
+        edge = bottom + PROBE_ROWS
+        window = [Comment.num > bottom, Comment.num <= edge]
+    probe = select(Comment).where(*flt.conditions(_PROBED), *window).order_by(order)
+    rows = list(session.scalars(probe.limit(limit + 1)))
+    if len(rows) > limit:
+        return rows
+    unordered = _no_index(Comment.num)
+    nums = (
+        select(Comment.num)
+        .where(*flt.conditions(), unordered < edge if newest else unordered > edge)
+        .order_by(unordered.desc() if newest else unordered.asc())
+        .limit(limit + 1 - len(rows))
+    )
+    rest = select(Comment).where(Comment.num.in_(nums.scalar_subquery())).order_by(order)
+    return rows + list(session.scalars(rest))
+
+
+def _time_ranged_rows(
+    session: Session, flt: CommentFilter, *, newest: bool, after: SortKey | None, limit: int
+) -> list[Comment]:
+    """MariaDB, up to limit + 1 rows of a newest/oldest page over a time range, by one of two plans:
+    walk the primary key from where the page starts, or read the range from the request_time index
+    (its entries hold the number too) and sort the numbers. MariaDB itself walks the primary key, and
+    where numbers follow time (the usual case) a day in the middle of a year of comments lies millions
+    of numbers away from the newest: seconds at 10M comments.
+
+    The choice: the numbers of the range's first and last comment in time (two index look-ups) tell
+    where the range lies in number order. The walk costs the numbers between the page's start and the
+    range; the index read costs the range. Both plans give the same rows; only their cost depends on how
+    well numbers follow time."""
+    dialect = session.get_bind().dialect.name
+    in_range = CommentFilter(since=flt.since, until=flt.until).conditions()
+    ends = (
+        select(Comment.num)
+        .where(*in_range)
+        .order_by(order)
+        .limit(1)
+        .with_hint(Comment, f"FORCE INDEX ({REQUEST_TIME_INDEX})", dialect_name=dialect)
+        .scalar_subquery()
+        for order in (Comment.request_time.asc(), Comment.request_time.desc())
+    )
+    largest = select(func.max(Comment.num)).scalar_subquery()
+    first, last, top = session.execute(select(*ends, largest)).one()  # one round trip
+    if first is None or last is None:
+        return []  # nothing in the range at all
+    low, high = min(first, last), max(first, last)
+    if newest:
+        start = after[0] if after is not None else top + 1
+        distance, keyset, order = start - 1 - high, Comment.num < start, Comment.num.desc()
+    else:
+        start = after[0] if after is not None else 0
+        distance, keyset, order = low - start - 1, Comment.num > start, Comment.num.asc()
+    walk = distance < high - low + 1
+    query = select(Comment.num).where(*flt.conditions(), keyset).order_by(order).limit(limit + 1)
+    hint = "PRIMARY" if walk else REQUEST_TIME_INDEX
+    nums = list(session.scalars(query.with_hint(Comment, f"FORCE INDEX ({hint})", dialect_name=dialect)))
+    return list(session.scalars(select(Comment).where(Comment.num.in_(nums)).order_by(order)))
+
+
+def _largest_num(session: Session) -> int:
+    return session.scalar(select(func.max(Comment.num))) or 0
 
 
 def _page(rows: list[Comment], limit: int, sort: Sort) -> Page:
