@@ -16,6 +16,7 @@ calls it at its end (so the next one finishes the job), and so does ``threekcal 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from sqlalchemy import Index, inspect
@@ -74,11 +75,16 @@ def restore(
         # with 100 MiB less memory.
         cache_size = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
         connection.exec_driver_sql(f"PRAGMA cache_size = {SQLITE_DEFAULT_CACHE_SIZE}")
+        # The import's checker has ended: the sort may use the other CPUs (a million rows: 13.5 s -> 11.0 s
+        # on 2 CPUs, 4 MiB more).
+        threads = connection.exec_driver_sql("PRAGMA threads").scalar_one()
+        connection.exec_driver_sql(f"PRAGMA threads = {max(0, (os.cpu_count() or 1) - 1)}")
     for position, index in enumerate(created, start=1):
         on_index(position, len(created), str(index.name))
         connection.execute(CreateIndex(index, if_not_exists=True))
     if sqlite:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
+        connection.exec_driver_sql(f"PRAGMA threads = {int(threads)}")
         connection.exec_driver_sql(f"ANALYZE {comments.name}")
     return [str(index.name) for index in created]
 

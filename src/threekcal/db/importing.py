@@ -62,9 +62,10 @@ STORED_COLUMNS = ("receipt", *COMMENT_RECORD_FIELDS)
 RECEIPT_LOOKUP_BATCH = 5000  # receipts per IN (...) query: well under SQLite's 32766 parameters
 comments = Comment.__table__
 
-# In a chunk's transaction (connection, receipts): after its insert, the receipts of the comments it stored
-# (``after_chunk``); before its insert, those it is about to store (``before_insert``).
+# In a chunk's transaction: before its insert, the receipts of the comments it is about to store
+# (``before_insert``); after its insert, how many comments it stored (``after_chunk``).
 ChunkHook = Callable[[Connection, Sequence[str]], None]
+AfterChunk = Callable[[Connection, int], None]
 Progress = Callable[[int], None]  # the source's position: bytes read of a file, rows read of a table
 
 
@@ -360,9 +361,9 @@ StoredRow = tuple[Any, ...]  # the values of STORED_COLUMNS (stored_values)
 
 def store_chunk(
     connection: Connection, chunk: Sequence[StoredRow], before_insert: ChunkHook | None = None
-) -> list[str]:
+) -> int:
     """Insert the comments of ``chunk`` (rows of stored_values) not stored yet and count them in the
-    statistics aggregates, in the caller's transaction; the receipts of the comments it stored.
+    statistics aggregates, in the caller's transaction; how many it stored.
     ``before_insert`` is called with the receipts it is about to insert, right before the INSERT (where
     another writer may come in)."""
     unique = {values[0]: values for values in reversed(chunk)}  # the first one wins
@@ -372,7 +373,7 @@ def store_chunk(
     # In receipt order the unique index on receipt is written in one sweep instead of at random places.
     new = [unique[receipt] for receipt in sorted(unique) if receipt not in existing]
     if not new:
-        return []
+        return 0
     if before_insert is not None:
         before_insert(connection, [values[0] for values in new])
     result = connection.exec_driver_sql(_insert_sql(connection), new)
@@ -381,14 +382,13 @@ def store_chunk(
             f"another writer stored {len(new) - result.rowcount} of these comments at the same time: "
             "nothing of this chunk was stored; run the import again to finish it"
         )
-    receipts = [values[0] for values in new]
-    aggregates.add_comment_receipts(connection, receipts)  # after the rows
-    return receipts
+    aggregates.add_comment_receipts(connection, [values[0] for values in new])  # after the rows
+    return len(new)
 
 
 def _store_sqlite(
     connection: Connection, rows: list[tuple[Any, ...]], before_insert: ChunkHook | None
-) -> list[str]:
+) -> int:
     """SQLite: no look-up first; the INSERT skips the comments already stored (by anyone, up to the moment
     it runs), so there is no race. The chunk holds SQLite's write lock from its INSERT to its commit: its
     new rows got the numbers right after the largest one before it, one after the other, and the
@@ -397,12 +397,10 @@ def _store_sqlite(
         before_insert(connection, [values[0] for values in rows])
     stored = connection.exec_driver_sql(_insert_sql(connection), rows).rowcount
     if stored <= 0:
-        return []
+        return 0
     last = int(connection.execute(select(func.max(comments.c.num))).scalar_one())
-    first = last - stored + 1
-    aggregates.add_comment_range(connection, first, last)
-    query = "SELECT receipt FROM comments WHERE num BETWEEN ? AND ? ORDER BY num"
-    return [receipt for (receipt,) in connection.exec_driver_sql(query, (first, last))]
+    aggregates.add_comment_range(connection, last - stored + 1, last)
+    return stored
 
 
 @dataclass(slots=True)
@@ -514,7 +512,7 @@ def import_comments(
     chunk_rows: int = 50_000,
     on_bad: Callable[[BadRow], None] = lambda _bad: None,
     progress: Progress = lambda _position: None,
-    after_chunk: ChunkHook | None = None,
+    after_chunk: AfterChunk | None = None,
     before_insert: ChunkHook | None = None,
     sqlite_cache_mib: int | None = None,
     checker: Checker | None = None,
@@ -549,11 +547,11 @@ def import_comments(
         with engine.begin() as connection:
             if sqlite_cache_mib is not None and connection.dialect.name == "sqlite":
                 connection.exec_driver_sql(f"PRAGMA cache_size = -{int(sqlite_cache_mib) * 1024}")
-            receipts = store_chunk(connection, rows, before_insert)
+            stored = store_chunk(connection, rows, before_insert)
             if after_chunk is not None:
-                after_chunk(connection, receipts)
-        report.stored += len(receipts)
-        report.already_present += len(rows) - len(receipts)
+                after_chunk(connection, stored)
+        report.stored += stored
+        report.already_present += len(rows) - stored
 
     # The checking (read, rules, receipts) runs beside this writer: in a child process for a large file,
     # so that the two use two CPUs instead of taking turns at the GIL, else in a thread. At most three
