@@ -97,7 +97,7 @@ def generate(engine: Any, rows: int) -> None:
             )
             # As the application stores times: microseconds, six digits (text compares them).
             moment = "strftime('%Y-%m-%d %H:%M:%S.000000', '2024-01-01 00:00:00', ({offset}) || ' seconds')"
-            concat = "({a} || {b})"
+            concat = "({a} || ({b}))"  # || binds tighter than % in SQLite
         predicted = f"{n} % 5 <> 0"
         labelled = f"({n} * 17) % 5 = 0"
         offset = f"({n} - 1) * {STEP_SECONDS} + ({n} * 13) % {STEP_SECONDS}"
