@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "inference.py"
+from bench_scripts import load_bench
 
 
 @pytest.fixture(scope="module")
 def inference():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_inference", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("inference")
 
 
 def test_flops_per_text_follow_distilroberta(inference) -> None:  # type: ignore[no-untyped-def]

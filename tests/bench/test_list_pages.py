@@ -3,11 +3,10 @@ page must hold the same rows as the database's own plan, or the benchmark stops)
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from bench_scripts import load_bench
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -15,17 +14,12 @@ from threekcal.db.models import Comment
 from threekcal.db.session import engine_for
 from threekcal.emotions import LABELS
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "list_pages.py"
 ROWS = 3000
 
 
 @pytest.fixture(scope="module")
 def list_pages():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("bench_list_pages", BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("list_pages")
 
 
 def test_generated_rows_span_the_year_and_every_time_range_page_matches_the_own_plan(
