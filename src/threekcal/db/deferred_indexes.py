@@ -17,7 +17,8 @@ calls it at its end (so the next one finishes the job), and so does ``threekcal 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import Index, inspect
 from sqlalchemy.engine import Connection
@@ -69,24 +70,32 @@ def restore(
     if not created:
         return []
     sqlite = connection.dialect.name == "sqlite"
+    # SQLite: CREATE INDEX sorts in pieces as large as the page cache: SQLite's own small default sorts a
+    # million rows in about 75% of the time that the import's 64 MiB takes (its pieces stay in the CPU's
+    # caches), with 100 MiB less memory. The import's checker has ended: the sort may use the other CPUs
+    # (a million rows: 13.5 s -> 11.0 s on 2 CPUs, 4 MiB more).
+    settings = {"cache_size": SQLITE_DEFAULT_CACHE_SIZE, "threads": max(0, (os.cpu_count() or 1) - 1)}
+    with _sqlite_pragmas(connection, settings if sqlite else {}):
+        for position, index in enumerate(created, start=1):
+            on_index(position, len(created), str(index.name))
+            connection.execute(CreateIndex(index, if_not_exists=True))
     if sqlite:
-        # CREATE INDEX sorts in pieces as large as the page cache: SQLite's own small default sorts a million
-        # rows in about 75% of the time that the import's 64 MiB takes (its pieces stay in the CPU's caches),
-        # with 100 MiB less memory.
-        cache_size = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-        connection.exec_driver_sql(f"PRAGMA cache_size = {SQLITE_DEFAULT_CACHE_SIZE}")
-        # The import's checker has ended: the sort may use the other CPUs (a million rows: 13.5 s -> 11.0 s
-        # on 2 CPUs, 4 MiB more).
-        threads = connection.exec_driver_sql("PRAGMA threads").scalar_one()
-        connection.exec_driver_sql(f"PRAGMA threads = {max(0, (os.cpu_count() or 1) - 1)}")
-    for position, index in enumerate(created, start=1):
-        on_index(position, len(created), str(index.name))
-        connection.execute(CreateIndex(index, if_not_exists=True))
-    if sqlite:
-        connection.exec_driver_sql(f"PRAGMA cache_size = {int(cache_size)}")
-        connection.exec_driver_sql(f"PRAGMA threads = {int(threads)}")
         connection.exec_driver_sql(f"ANALYZE {comments.name}")
     return [str(index.name) for index in created]
+
+
+@contextmanager
+def _sqlite_pragmas(connection: Connection, values: dict[str, int]) -> Iterator[None]:
+    """The connection's integer PRAGMAs set to ``values`` meanwhile, and back afterwards, also after an
+    error (a pooled connection keeps them)."""
+    before = {name: int(connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()) for name in values}
+    for name, value in values.items():
+        connection.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            connection.exec_driver_sql(f"PRAGMA {name} = {value}")
 
 
 def worth_deferring(expected_rows: int, table_rows: int, min_rows: int) -> bool:

@@ -13,7 +13,7 @@ request time, text): the request time's hour, then a hash of the three. The tabl
 constraint decides: on SQLite ``INSERT OR IGNORE`` skips the comments stored before, whoever stored them,
 and the chunk counts the rows it did insert (no race is possible: SQLite has one writer at a time). On
 MariaDB a chunk looks its receipts up first, inserts only the new ones (``INSERT IGNORE``) and counts
-them in Python; a chunk whose rows another writer stored between the look-up and the INSERT is rolled
+them by those receipts; a chunk whose rows another writer stored between the look-up and the INSERT is rolled
 back (its counts would be wrong). The same comment twice in one source is stored once.
 """
 
