@@ -302,9 +302,12 @@ def _counting(dialect: str, where: str) -> _Counting:
     grouping: list[str] = []
 
     def upsert(table: str, keys: list[str], values: list[str], where: str = "1 = 1") -> None:
+        """Adds ``values`` (aggregates: one row per cell) or, where none of them is an aggregate, each
+        selected row's values on its own: the upsert then adds up a cell's rows one after the other."""
         columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
         assert len(columns) == len(keys) + len(values), table
-        group = ", ".join(str(i + 1) for i in range(len(keys)))
+        order = ", ".join(str(i + 1) for i in range(len(keys)))
+        grouped = any(value.startswith(("count(", "sum(")) for value in values)
         if sqlite:
             added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
             conflict = f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
@@ -313,21 +316,28 @@ def _counting(dialect: str, where: str) -> _Counting:
             conflict = f"ON DUPLICATE KEY UPDATE {added}"
         grouping.append(
             f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
-            f"FROM {chunk} WHERE {where} GROUP BY {group} ORDER BY {group} {conflict}"
+            f"FROM {chunk} WHERE {where} {f'GROUP BY {order} ' if grouped else ''}ORDER BY {order} {conflict}"
         )
 
     known = ", ".join(f"{exact}'{label}'" for label in LABELS)
-    mix = [f"sum(CASE WHEN {exact}p = '{label}' THEN 1 ELSE 0 END)" for label in LABELS]
-    hourly = ["count(*)", "sum(pend)", "sum(lab)", "sum(sc)", "sum(cor)", "sum(sc * a)", "sum(cor * a)", *mix]
-    for scope in ("''", "u"):
-        upsert("stats_hourly", [scope, "h"], hourly)
-    upsert("stats_model_hourly", ["h", "m"], mix, f"{exact}p IN ({known})")
-    upsert("stats_users", ["u"], ["count(*)", "sum(lab)", "sum(sc)", "sum(cor)"])
-    for scope in ("''", "u"):
-        upsert("stats_labels", [scope, "src", "a", "l", "coalesce(p, '')", "cal"], ["count(*)", "sum(conf)"],
-               "l IS NOT NULL")  # fmt: skip
-    for scope in ("''", "u"):
-        upsert("stats_scores", [scope, "p", "hist"], ["count(*)"], "hist IS NOT NULL")
+    mix = [f"CASE WHEN {exact}p = '{label}' THEN 1 ELSE 0 END" for label in LABELS]
+    hourly = ["1", "pend", "lab", "sc", "cor", "sc * a", "cor * a", *mix]
+
+    def summed(values: list[str]) -> list[str]:
+        return ["count(*)" if value == "1" else f"sum({value})" for value in values]
+
+    # The whole table's cells gather many new comments each: a GROUP BY adds them up first. A user's cells
+    # (an hour, a label, a score bin) hold about one new comment each: summing them would cost the sum's
+    # steps for every row and save no upserts.
+    upsert("stats_hourly", ["''", "h"], summed(hourly))
+    upsert("stats_hourly", ["u", "h"], hourly)
+    upsert("stats_model_hourly", ["h", "m"], summed(mix), f"{exact}p IN ({known})")
+    upsert("stats_users", ["u"], summed(["1", "lab", "sc", "cor"]))
+    labels, label_keys = ["1", "conf"], ["src", "a", "l", "coalesce(p, '')", "cal"]
+    upsert("stats_labels", ["''", *label_keys], summed(labels), "l IS NOT NULL")
+    upsert("stats_labels", ["u", *label_keys], labels, "l IS NOT NULL")
+    upsert("stats_scores", ["''", "p", "hist"], summed(["1"]), "hist IS NOT NULL")
+    upsert("stats_scores", ["u", "p", "hist"], ["1"], "hist IS NOT NULL")
     return _Counting(f"DROP {temporary} IF EXISTS {chunk}", copy, grouping, f"DROP {temporary} {chunk}")
 
 
