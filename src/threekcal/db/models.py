@@ -326,6 +326,9 @@ class RegistryEvent(Base):
 # (no prediction, no label source, no model version) are stored as "" so that every key is a primary key.
 SCOPE_CHARS = MAX_USER_CHARS
 MODEL_VERSION_CHARS = 255
+# SQLite (migration 0010): each aggregate table is one B-tree ordered by its key, as InnoDB's are, instead
+# of a rowid table and an index of its key: a new cell is written once.
+STATS_TABLE_OPTIONS = {**MARIADB_TABLE_OPTIONS, "sqlite_with_rowid": False}
 
 
 def _count() -> Mapped[int]:
@@ -347,7 +350,7 @@ class StatsHourly(PredictedCounts, Base):
     year of "Over time" is 8,760 rows to sum whatever the number of comments."""
 
     __tablename__ = "stats_hourly"
-    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+    __table_args__ = (STATS_TABLE_OPTIONS,)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
@@ -364,7 +367,7 @@ class StatsModelHourly(PredictedCounts, Base):
     """Predicted comments (all users) per UTC hour and model version, one column per predicted label."""
 
     __tablename__ = "stats_model_hourly"
-    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+    __table_args__ = (STATS_TABLE_OPTIONS,)
 
     hour: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     model_version: Mapped[str] = mapped_column(String(MODEL_VERSION_CHARS), primary_key=True)
@@ -374,7 +377,7 @@ class StatsUser(Base):
     """All-time counts per submitting user (the per-user table of the statistics page)."""
 
     __tablename__ = "stats_users"
-    __table_args__ = (Index("ix_stats_users_total", "total"), MARIADB_TABLE_OPTIONS)
+    __table_args__ = (Index("ix_stats_users_total", "total"), STATS_TABLE_OPTIONS)
 
     request_user: Mapped[str] = mapped_column(String(MAX_USER_CHARS), primary_key=True)
     total: Mapped[int] = _count()
@@ -388,7 +391,7 @@ class StatsLabel(Base):
     (10 bins; -1: no prediction score): the confusion matrix, calibration, audit accuracy, sources."""
 
     __tablename__ = "stats_labels"
-    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+    __table_args__ = (STATS_TABLE_OPTIONS,)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
     label_source: Mapped[str] = mapped_column(String(SOURCE_CHARS), primary_key=True)
@@ -404,7 +407,7 @@ class StatsScore(Base):
     """Predicted comments per predicted label and prediction_score bin (20 bins): the score histogram."""
 
     __tablename__ = "stats_scores"
-    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+    __table_args__ = (STATS_TABLE_OPTIONS,)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
     prediction: Mapped[str] = mapped_column(String(LABEL_CHARS), primary_key=True)
@@ -416,7 +419,7 @@ class StatsCurve(Base):
     """Scored comments per label source, label and bin (51) of that label's probability: ROC/PR curves."""
 
     __tablename__ = "stats_curves"
-    __table_args__ = (MARIADB_TABLE_OPTIONS,)
+    __table_args__ = (STATS_TABLE_OPTIONS,)
 
     scope: Mapped[str] = mapped_column(String(SCOPE_CHARS), primary_key=True)
     label_source: Mapped[str] = mapped_column(String(SOURCE_CHARS), primary_key=True)
