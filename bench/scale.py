@@ -263,7 +263,7 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
     THREEKCAL_CHUNK_ROWS, into a migrated, empty database with the importer's page cache: what SQLite
     itself takes for this schema (its indexes, nothing counted in the aggregates). Rows per CPU-second
     of the insert alone (this process runs only it meanwhile)."""
-    from threekcal.db import importing
+    from threekcal.db import import_sources
     from threekcal.db.session import engine_for
     from threekcal.settings import Settings
 
@@ -273,8 +273,8 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "THREEKCAL_ENV": "test",
            "THREEKCAL_DATABASE_URL": url, "THREEKCAL_ADMIN_TOKEN": ADMIN_TOKEN}  # fmt: skip
     run_cli(env, "db", "upgrade")
-    columns = ", ".join(importing.STORED_COLUMNS)
-    sql = f"INSERT INTO comments ({columns}) VALUES ({', '.join('?' * len(importing.STORED_COLUMNS))})"
+    columns = ", ".join(import_sources.STORED_COLUMNS)
+    sql = f"INSERT INTO comments ({columns}) VALUES ({', '.join('?' * len(import_sources.STORED_COLUMNS))})"
     engine = engine_for(url)
     wall = cpu = 0.0
     rows = 0
@@ -294,9 +294,9 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
             rows += len(chunk)
             chunk.clear()
 
-        for _where, checked in importing._checked(importing.file_source(data)):
+        for _where, checked in import_sources.checked_rows(import_sources.file_source(data)):
             if not isinstance(checked, str):
-                chunk.append(importing.stored_values(checked))
+                chunk.append(import_sources.stored_values(checked))
                 if len(chunk) >= settings.chunk_rows:
                     insert()
         if chunk:
