@@ -6,7 +6,7 @@ after it minus those before it (``Delta``), applied in the same transaction as t
 (``Delta.apply``). The writers:
 
 - new comments: ``add_comments`` (db/queries.py, db/idempotency.py); the bulk importer's chunks:
-  ``add_comment_range`` / ``add_comment_receipts``, the same rules as GROUP BYs in the database;
+  ``add_comment_range`` / ``add_comment_receipts``, the same rules in SQL (``_counting``);
 - ORM changes of ``Comment`` (labels set, accepted, undone, resolved; the audit flag; deletes; rows added
   with ``session.add``): counted at flush by the ``after_flush`` listener below, from the attributes'
   history, so no label rule in db/labels.py has to remember it; ``session.execute(update(Comment)...)``
@@ -256,7 +256,7 @@ class _Counting:
 
 
 def _counting(dialect: str, where: str) -> _Counting:
-    """``contributions`` as GROUP BYs over the comments matching ``where`` (all of them new), in TABLES
+    """``contributions`` in SQL over the comments matching ``where`` (all of them new), in TABLES
     order and, within a table, in key order (the lock order). Curves are left to Python
     (``_add_selected``): they parse prediction_scores."""
     sqlite = dialect == "sqlite"
@@ -355,7 +355,7 @@ _RECEIPT_COUNTING = {
 
 def add_comment_range(connection: Connection, first: int, last: int) -> None:
     """Counts the new comments numbered ``first`` to ``last`` (both inclusive; every row of the range is
-    new) with a few GROUP BYs in the database.
+    new) with a few statements in the database.
 
     Call it in the transaction of their INSERT, after it, like ``add_comments``."""
     table = Comment.__table__

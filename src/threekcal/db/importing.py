@@ -4,7 +4,7 @@ Every row is checked with the API's rules (``threekcal.validation.clean_comment_
 reported with its line number and skipped, or, when strict, refuses the whole import before anything is
 stored (a first pass reads the source without storing). Rows are read as a stream and stored in chunks,
 one transaction per chunk, so memory stays bounded whatever the size of the source; each chunk's new
-comments are counted in the statistics aggregates in its transaction (a few GROUP BYs in the database:
+comments are counted in the statistics aggregates in its transaction (a few statements in the database:
 ``aggregates.add_comment_range`` on SQLite, ``aggregates.add_comment_receipts`` on MariaDB). The next
 chunk is read and checked meanwhile (db/import_sources.py), in a child process for a large file.
 
