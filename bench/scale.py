@@ -339,6 +339,18 @@ def import_keeping_indexes(env: dict[str, str], rows: int, data: Path, work: Pat
 
 
 # ------------------------------------------------------------------------------------------ the run
+def sqlite_database(work: Path, reuse: bool) -> tuple[str, bool]:
+    """The URL of the run's SQLite database in ``work``, and whether it is an earlier run's, kept for
+    ``--reuse`` when it holds more than an empty schema. Otherwise an earlier run's database is removed:
+    an import into its table would store nothing new, and its rows/s would time only the look-ups."""
+    path = work / "scale.db"
+    if reuse and path.exists() and path.stat().st_size > 1_000_000:
+        return f"sqlite:///{path}", True
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}", False
+
+
 def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path) -> None:
     from fastapi.testclient import TestClient
 
@@ -350,8 +362,9 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
     from threekcal.settings import Settings
 
     database = None
+    reusing = False
     if backend == "sqlite":
-        url = f"sqlite:///{work / 'scale.db'}"
+        url, reusing = sqlite_database(work, args.reuse)
     else:
         database = f"threekcal_bench_{secrets.token_hex(4)}"
         server = create_engine(MARIADB_SERVER)
@@ -367,8 +380,6 @@ def bench_backend(backend: str, args: argparse.Namespace, work: Path, data: Path
         "THREEKCAL_LOG_DIR": str(work / f"logs-{backend}"),
         "THREEKCAL_VAR_DIR": str(work / "var"),
     }
-    kept = work / "scale.db"  # an earlier run's database (--reuse), if it holds more than an empty schema
-    reusing = args.reuse and backend == "sqlite" and kept.exists() and kept.stat().st_size > 1_000_000
     try:
         run_cli(env, "db", "upgrade")
         print(f"\n== {backend}: {args.rows:,} comments ==")
@@ -514,7 +525,11 @@ def main() -> None:
         help="SQLite: first import with every index kept (--defer-indexes never), to compare with",
     )  # fmt: skip
     parser.add_argument("--workdir", type=Path, default=None, help="kept; default: a temporary folder")
-    parser.add_argument("--reuse", action="store_true", help="with --workdir: keep its SQLite database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --workdir: measure on its earlier run's SQLite database (else: an empty one)",
+    )
     parser.add_argument(
         "--skip-after-lists", action="store_true", help="stop after the GET /comments figures"
     )
