@@ -301,13 +301,14 @@ def _counting(dialect: str, where: str) -> _Counting:
     )
     grouping: list[str] = []
 
-    def upsert(table: str, keys: list[str], values: list[str], where: str = "1 = 1") -> None:
-        """Adds ``values`` (aggregates: one row per cell) or, where none of them is an aggregate, each
-        selected row's values on its own: the upsert then adds up a cell's rows one after the other."""
+    def upsert(table: str, keys: list[str], counts: list[str], where: str = "1 = 1", *, summed: bool) -> None:
+        """Adds each selected row's ``counts`` (expressions of one row) to its cell: ``summed``, a GROUP BY
+        adds up the rows of a cell first; otherwise the upsert adds them one after the other."""
         columns = (*KEY_COLUMNS[table], *COUNT_COLUMNS[table])
-        assert len(columns) == len(keys) + len(values), table
+        assert len(columns) == len(keys) + len(counts), table
         order = ", ".join(str(i + 1) for i in range(len(keys)))
-        grouped = any(value.startswith(("count(", "sum(")) for value in values)
+        if summed:
+            counts = ["count(*)" if count == "1" else f"sum({count})" for count in counts]
         if sqlite:
             added = ", ".join(f"{name} = {name} + excluded.{name}" for name in COUNT_COLUMNS[table])
             conflict = f"ON CONFLICT ({', '.join(KEY_COLUMNS[table])}) DO UPDATE SET {added}"
@@ -315,29 +316,25 @@ def _counting(dialect: str, where: str) -> _Counting:
             added = ", ".join(f"{name} = {name} + VALUES({name})" for name in COUNT_COLUMNS[table])
             conflict = f"ON DUPLICATE KEY UPDATE {added}"
         grouping.append(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *values))} "
-            f"FROM {chunk} WHERE {where} {f'GROUP BY {order} ' if grouped else ''}ORDER BY {order} {conflict}"
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join((*keys, *counts))} "
+            f"FROM {chunk} WHERE {where} {f'GROUP BY {order} ' if summed else ''}ORDER BY {order} {conflict}"
         )
 
     known = ", ".join(f"{exact}'{label}'" for label in LABELS)
     mix = [f"CASE WHEN {exact}p = '{label}' THEN 1 ELSE 0 END" for label in LABELS]
     hourly = ["1", "pend", "lab", "sc", "cor", "sc * a", "cor * a", *mix]
-
-    def summed(values: list[str]) -> list[str]:
-        return ["count(*)" if value == "1" else f"sum({value})" for value in values]
-
+    labels, label_keys = ["1", "conf"], ["src", "a", "l", "coalesce(p, '')", "cal"]
     # The whole table's cells gather many new comments each: a GROUP BY adds them up first. A user's cells
     # (an hour, a label, a score bin) hold about one new comment each: summing them would cost the sum's
     # steps for every row and save no upserts.
-    upsert("stats_hourly", ["''", "h"], summed(hourly))
-    upsert("stats_hourly", ["u", "h"], hourly)
-    upsert("stats_model_hourly", ["h", "m"], summed(mix), f"{exact}p IN ({known})")
-    upsert("stats_users", ["u"], summed(["1", "lab", "sc", "cor"]))
-    labels, label_keys = ["1", "conf"], ["src", "a", "l", "coalesce(p, '')", "cal"]
-    upsert("stats_labels", ["''", *label_keys], summed(labels), "l IS NOT NULL")
-    upsert("stats_labels", ["u", *label_keys], labels, "l IS NOT NULL")
-    upsert("stats_scores", ["''", "p", "hist"], summed(["1"]), "hist IS NOT NULL")
-    upsert("stats_scores", ["u", "p", "hist"], ["1"], "hist IS NOT NULL")
+    upsert("stats_hourly", ["''", "h"], hourly, summed=True)
+    upsert("stats_hourly", ["u", "h"], hourly, summed=False)
+    upsert("stats_model_hourly", ["h", "m"], mix, f"{exact}p IN ({known})", summed=True)
+    upsert("stats_users", ["u"], ["1", "lab", "sc", "cor"], summed=True)
+    upsert("stats_labels", ["''", *label_keys], labels, "l IS NOT NULL", summed=True)
+    upsert("stats_labels", ["u", *label_keys], labels, "l IS NOT NULL", summed=False)
+    upsert("stats_scores", ["''", "p", "hist"], ["1"], "hist IS NOT NULL", summed=True)
+    upsert("stats_scores", ["u", "p", "hist"], ["1"], "hist IS NOT NULL", summed=False)
     return _Counting(f"DROP {temporary} IF EXISTS {chunk}", copy, grouping, f"DROP {temporary} {chunk}")
 
 
