@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from collections.abc import Callable
@@ -65,6 +66,26 @@ def test_export_is_reused(
     monkeypatch.setattr(_export, "export", no_second_export)
     again = load_classifier(str(tiny_model_dir), "onnx", settings=model_settings)
     assert again.model_version == onnx_int8_classifier.model_version
+
+
+def test_the_export_says_what_it_does_in_two_lines_without_onnxruntime_narrating_each_step(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import onnxruntime
+
+    package = str(Path(onnxruntime.__file__).parent)
+    with caplog.at_level(logging.DEBUG):
+        load_classifier(str(tiny_model_dir), "onnx", settings=make_settings(tmp_path / "cache"))
+    from_onnxruntime = [record for record in caplog.records if record.pathname.startswith(package)]
+    assert [record.getMessage() for record in from_onnxruntime] == []  # each fusion, node and tensor
+    ours = [record.getMessage() for record in caplog.records if record.name == _export.__name__]
+    assert len(ours) == 2
+    assert ours[0].startswith("exporting ") and "once per model version" in ours[0]
+    assert ours[1].startswith("exported ") and ours[1].endswith(" s")
+    assert not any(handler.filters for handler in logging.getLogger().handlers)  # the filter is gone
 
 
 def test_crash_mid_export_leaves_nothing(

@@ -25,6 +25,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ FUSION_MODEL_TYPES = {"roberta": "bert", "xlm-roberta": "bert", "bert": "bert", 
 # Names of the graph's inputs and output, shared with the serving side.
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "logits"
+log = logging.getLogger(__name__)
 
 
 def export_dir(source: ModelSource, cache_dir: Path) -> Path:
@@ -85,6 +87,8 @@ def export(source: ModelSource, directory: Path) -> Path:
             f"Cannot write the ONNX export of {source.version} to {directory} ({exc}); make "
             "THREEKCAL_CACHE_DIR writable, or run `threekcal model export` where it is writable."
         ) from exc
+    log.info("exporting %s to ONNX (fp32, int8), once per model version: %s", source.version, directory)
+    started = time.monotonic()
     try:
         _export_into(source, staging)
         if directory.exists() and not is_complete(directory):
@@ -98,6 +102,7 @@ def export(source: ModelSource, directory: Path) -> Path:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    log.info("exported %s to ONNX in %.1f s", source.version, time.monotonic() - started)
     return directory
 
 
@@ -139,13 +144,13 @@ def _export_into(source: ModelSource, staging: Path) -> None:
             opset_version=OPSET,
             dynamo=False,
         )
-    fusion = {
-        "fp32": _fuse(traced_path, fp32_path, model.config, attention=True),
-        "int8": _fuse(traced_path, int8_source, model.config, attention=False),
-    }
-    # Signed int8 weights: unsigned ones ran 4x slower on this kind of CPU (see STACK-NOTES). Fused nodes
-    # (BiasGelu...) are contrib ops shape inference cannot type: their outputs are float.
-    with _without_log_message("Please consider to run pre-processing"):
+    with _onnxruntime_quiet():
+        fusion = {
+            "fp32": _fuse(traced_path, fp32_path, model.config, attention=True),
+            "int8": _fuse(traced_path, int8_source, model.config, attention=False),
+        }
+        # Signed int8 weights: unsigned ones ran 4x slower on this kind of CPU (see STACK-NOTES). Fused
+        # nodes (BiasGelu...) are contrib ops shape inference cannot type: their outputs are float.
         quantize_dynamic(
             int8_source,
             int8_path,
@@ -211,15 +216,26 @@ def _logits_only(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @contextmanager
-def _without_log_message(prefix: str) -> Iterator[None]:
-    """Drop root-logger records starting with ``prefix`` (onnxruntime's advice we chose not to follow)."""
+def _onnxruntime_quiet() -> Iterator[None]:
+    """Meanwhile, drop what ONNX Runtime's optimizer and quantizer log below WARNING (each fusion, node and
+    tensor: about fifty lines for the offline test model, more for a deeper one), and its advice to
+    pre-process, which we chose not to follow. Their loggers have various names, the root logger among
+    them, so the filter sits on the root logger's handlers, which every such record reaches."""
+    import onnxruntime
+
+    package = str(Path(onnxruntime.__file__).parent)
 
     def keep(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(prefix)
+        if not record.pathname.startswith(package):
+            return True
+        advice = str(record.msg).startswith("Please consider to run pre-processing")
+        return record.levelno >= logging.WARNING and not advice
 
-    root = logging.getLogger()
-    root.addFilter(keep)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(keep)
     try:
         yield
     finally:
-        root.removeFilter(keep)
+        for handler in handlers:
+            handler.removeFilter(keep)
