@@ -401,7 +401,7 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     result = run_import("--from-table", url)
     assert result.exit_code == 0, result.output
     assert reported(result)[-1] == "num 3: comments must not be empty or whitespace only"
-    assert "4 rows read: 3 comments stored, 0 already present, 1 bad rows skipped" in result.stdout
+    assert "4 rows read: 3 comments stored, 0 already present, 1 bad row skipped" in result.stdout
     rows = stored(cli_db)
     assert [(r.comments, r.request_user, r.prediction_result, r.label, r.remark) for r in rows] == [
         ("좋아요", "kim", "joy", "joy", None),
@@ -412,7 +412,7 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     assert rows[0].request_time == datetime(2024, 3, 1, 9, tzinfo=UTC)
     assert rows[2].prediction_time == datetime(2024, 3, 2, 8, 1, tzinfo=UTC)
     again = run_import("--from-table", url)
-    assert "4 rows read: 0 comments stored, 3 already present, 1 bad rows skipped" in again.stdout
+    assert "4 rows read: 0 comments stored, 3 already present, 1 bad row skipped" in again.stdout
     missing = run_import("--from-table", f"{legacy_db.split('?')[0]}.nothing")
     assert missing.exit_code == 2
     assert "error: no table nothing in mysql+pymysql://" in missing.stderr
@@ -523,3 +523,10 @@ def _reference_record(values: dict[str, object]) -> CommentRecord:
         label=clean_label(values["label"], "label"),
         remark=None if remark is None else _reference_text(remark, "remark", MAX_REMARK_CHARS, True),
     )
+
+
+def test_the_summary_counts_one_row_and_many_in_words() -> None:
+    one = importing.ImportReport(rows=1, stored=1, already_present=0, bad=0)
+    assert one.summary() == "1 row read: 1 comment stored, 0 already present, 0 bad rows skipped"
+    many = importing.ImportReport(rows=3, stored=0, already_present=2, bad=1)
+    assert many.summary() == "3 rows read: 0 comments stored, 2 already present, 1 bad row skipped"

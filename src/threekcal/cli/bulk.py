@@ -192,4 +192,4 @@ def export_command(
         else:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 out.writelines(lines)
-    console.print(f"{count} comments exported", highlight=False)
+    console.print(f"{count} comment{'' if count == 1 else 's'} exported", highlight=False)

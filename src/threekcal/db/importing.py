@@ -90,9 +90,13 @@ class ImportReport:
 
     def summary(self) -> str:
         return (
-            f"{self.rows} rows read: {self.stored} comments stored, {self.already_present} already present, "
-            f"{self.bad} bad rows skipped"
+            f"{_count(self.rows, 'row')} read: {_count(self.stored, 'comment')} stored, "
+            f"{self.already_present} already present, {_count(self.bad, 'bad row')} skipped"
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _insert_sql(connection: Connection) -> str:
