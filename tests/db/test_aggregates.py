@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from threekcal.cli import app
-from threekcal.db import aggregates, idempotency, labels, queries, stats, stats_recompute
+from threekcal.db import aggregates, aggregates_check, idempotency, labels, queries, stats, stats_recompute
 from threekcal.db.models import Comment, StatsHourly, User
 from threekcal.db.session import engine_for, session_factory
 from threekcal.emotions import LABELS
@@ -215,7 +215,7 @@ def _comparable(result: dict[str, Any]) -> dict[str, Any]:
 
 def _assert_consistent(url: str) -> None:
     with engine_for(url).connect() as connection:
-        assert [d.describe() for d in aggregates.differences(connection)] == []
+        assert [d.describe() for d in aggregates_check.differences(connection)] == []
     with session_factory(url)() as session:
         for scope in (stats.ALL, stats.StatsScope("ana"), stats.StatsScope(None, ("chosen", "accepted"))):
             assert _comparable(stats.stats_from_aggregates(session, scope)) == _comparable(
@@ -399,6 +399,6 @@ def test_new_comments_counted_by_the_database_are_counted_as_add_comments_counts
         else:
             aggregates.add_comment_receipts(connection, [row["receipt"] for row in rows])
     with engine_for(db_url).connect() as connection:
-        assert [d.describe() for d in aggregates.differences(connection)] == []
+        assert [d.describe() for d in aggregates_check.differences(connection)] == []
         counted = select(func.sum(StatsHourly.total)).where(StatsHourly.scope == "")
         assert connection.scalar(counted) == len(earlier) + len(rows)  # each once

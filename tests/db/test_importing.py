@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, make_url
 from typer.testing import CliRunner
 
 from threekcal.cli import app
-from threekcal.db import aggregates, importing
+from threekcal.db import aggregates_check, importing
 from threekcal.db.models import Comment
 from threekcal.db.session import engine_for, session_scope
 from threekcal.settings import get_settings
@@ -130,7 +130,7 @@ def test_csv_import_stores_every_row_with_its_fields_and_twice_stores_nothing_ne
     assert "25 rows read: 0 comments stored, 25 already present, 0 bad rows skipped" in again.stdout
     assert [row.receipt for row in stored(cli_db)] == [row.receipt for row in rows]
     with engine_for(cli_db).connect() as connection:
-        assert aggregates.differences(connection) == []  # the statistics counted each comment once
+        assert aggregates_check.differences(connection) == []  # the statistics counted each comment once
 
 
 def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,7 +170,7 @@ def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: 
     result = run_import(str(path))
     assert "10 rows read: 0 comments stored, 10 already present" in result.stdout
     with engine_for(cli_db).connect() as connection:
-        assert aggregates.differences(connection) == []
+        assert aggregates_check.differences(connection) == []
 
 
 def test_comments_another_writer_stores_mid_import_are_never_counted_twice(
@@ -418,7 +418,7 @@ def test_from_table_copies_the_original_systems_table(cli_db: str, legacy_db: st
     assert "error: no table nothing in mysql+pymysql://" in missing.stderr
     assert count(cli_db) == 3
     with engine_for(cli_db).connect() as connection:
-        assert aggregates.differences(connection) == []
+        assert aggregates_check.differences(connection) == []
 
 
 # ----------------------------------------------------------------------- the rules' cheaper common case

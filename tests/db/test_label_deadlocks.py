@@ -19,7 +19,7 @@ from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
-from threekcal.db import aggregates, labels, queries, stats, stats_recompute
+from threekcal.db import aggregates_check, labels, queries, stats, stats_recompute
 from threekcal.db.models import Comment, LabelEvent, User
 from threekcal.db.session import engine_for, session_factory
 from threekcal.db.types import utcnow
@@ -84,7 +84,7 @@ class Shop:
 
     def assert_aggregates_equal_a_recomputation(self) -> None:
         with engine_for(self.url).connect() as connection:
-            assert [difference.describe() for difference in aggregates.differences(connection)] == []
+            assert [difference.describe() for difference in aggregates_check.differences(connection)] == []
         with self.session() as session:
             kept = stats.stats_from_aggregates(session)
             recomputed = stats_recompute.compute_stats(session)

@@ -29,18 +29,18 @@ def verify(chunk: int = ChunkOption) -> None:
     """Recompute every count from the comments and compare it with the aggregate tables.
 
     Prints each difference; exit status 1 if there is any, 0 if none."""
-    from threekcal.db import aggregates
+    from threekcal.db import aggregates_check
     from threekcal.db.session import engine_for
 
     engine = engine_for(get_settings().database_url)
     with _bar("recomputing") as bar, engine.connect() as connection:
         task = bar.add_task("recomputing", total=None)
-        expected = aggregates.recompute(
+        expected = aggregates_check.recompute(
             connection,
             chunk=chunk,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-        found = aggregates.differences(connection, expected)
+        found = aggregates_check.differences(connection, expected)
     for difference in found[:MAX_SHOWN]:
         console.print(difference.describe(), markup=False, highlight=False)
     if found:
@@ -54,13 +54,13 @@ def verify(chunk: int = ChunkOption) -> None:
 def rebuild(chunk: int = ChunkOption) -> None:
     """Replace the aggregate tables with a recomputation from the comments (after manual changes to the
     database). Stop the API and the worker first: writes made meanwhile may be miscounted."""
-    from threekcal.db import aggregates
+    from threekcal.db import aggregates_check
     from threekcal.db.session import engine_for
 
     engine = engine_for(get_settings().database_url)
     with _bar("rebuilding") as bar, engine.begin() as connection:
         task = bar.add_task("rebuilding", total=None)
-        aggregates.rebuild(
+        aggregates_check.rebuild(
             connection,
             chunk=chunk,
             progress=lambda done, total: bar.update(task, completed=done, total=total),

@@ -19,8 +19,7 @@ after it minus those before it (``Delta``), applied in the same transaction as t
 Lock order (MariaDB): comment rows (and idempotency keys) first, aggregate rows last, table by table in
 ``TABLES`` order and by sorted key within a table, so two writers never wait on each other in a circle.
 
-``recompute`` counts everything again from the rows (chunked, bounded memory: the cells, not the rows,
-are kept); ``verify`` compares it with the tables, ``rebuild`` replaces the tables with it.
+Counting everything again from the rows, to check the tables or rebuild them, is db/aggregates_check.py.
 
 Add a comment to this module, not elsewhere, when a new statistic needs a new count.
 """
@@ -28,12 +27,12 @@ Add a comment to this module, not elsewhere, when a new statistic needs a new co
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, event, func, inspect, literal_column, select, text
+from sqlalchemy import Table, event, inspect, literal_column, select, text
 from sqlalchemy.dialects.mysql import insert as mysql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -57,7 +56,6 @@ HISTOGRAM_BINS = 20
 CURVE_STEPS = 50  # thresholds k / 50: 51 bins
 NO_BIN = -1  # a labelled comment without a prediction score
 NANO = 1_000_000_000
-RECOMPUTE_CHUNK = 20_000
 _EPOCH = datetime(1970, 1, 1)
 _HOUR = timedelta(hours=1)
 _LABEL_SET = frozenset(LABELS)
@@ -109,9 +107,6 @@ def hour_of(moment: datetime) -> int:
 def _probability(scores: Any, label: str) -> float | None:
     value = scores.get(label) if isinstance(scores, Mapping) else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-Progress = Callable[[int, int], None]  # rows done, rows in all
 
 
 def contributions(row: Mapping[str, Any]) -> Iterator[tuple[str, tuple[Any, ...], tuple[int, ...]]]:
@@ -521,118 +516,3 @@ def prediction_delta(rows: Iterable[Mapping[str, Any]], prediction_columns: Iter
             after[name] = row[f"new_{name}"]
         delta.change(row, after)
     return delta
-
-
-# --- Recomputation ---------------------------------------------------------------------------------------
-
-
-def _comment_rows(connection: Connection, chunk: int) -> Iterator[list[dict[str, Any]]]:
-    table = Comment.__table__
-    columns = [table.c.num, *(table.c[name] for name in STATE_COLUMNS)]
-    after = -1
-    while True:
-        rows = [
-            dict(row._mapping)
-            for row in connection.execute(
-                select(*columns).where(table.c.num > after).order_by(table.c.num).limit(chunk)
-            )
-        ]
-        if not rows:
-            return
-        after = rows[-1]["num"]
-        yield rows
-
-
-def recompute(
-    connection: Connection,
-    *,
-    chunk: int = RECOMPUTE_CHUNK,
-    progress: Progress | None = None,
-) -> Delta:
-    """Every count again from the rows of ``comments``, read in chunks of ``chunk`` by number."""
-    total = int(connection.execute(select(func.count()).select_from(Comment.__table__)).scalar_one())
-    done = 0
-    delta = Delta()
-    for rows in _comment_rows(connection, chunk):
-        for row in rows:
-            delta.add(row)
-        done += len(rows)
-        if progress:
-            progress(done, total)
-    if progress:
-        progress(done, total)
-    return delta
-
-
-def stored(connection: Connection) -> Delta:
-    """The counts in the tables (rows of zeros left out)."""
-    delta = Delta()
-    for table in TABLES:
-        keys, counts = KEY_COLUMNS[table.name], COUNT_COLUMNS[table.name]
-        cells = delta.cells[table.name]
-        for row in connection.execute(select(*(table.c[k] for k in keys), *(table.c[c] for c in counts))):
-            values = [int(v) for v in row[len(keys) :]]
-            if any(values):
-                cells[tuple(row[: len(keys)])] = values
-    return delta
-
-
-@dataclass(frozen=True)
-class Difference:
-    table: str
-    key: tuple[Any, ...]
-    stored: tuple[int, ...]
-    expected: tuple[int, ...]
-
-    def describe(self) -> str:
-        names = COUNT_COLUMNS[self.table]
-        key = ", ".join(f"{k}={v!r}" for k, v in zip(KEY_COLUMNS[self.table], self.key, strict=True))
-        changes = ", ".join(
-            f"{n}: {s} != {e}" for n, s, e in zip(names, self.stored, self.expected, strict=True) if s != e
-        )
-        return f"{self.table} ({key}): {changes}"
-
-
-def _normalized(delta: Delta, table: str, case_fold: bool) -> dict[tuple[Any, ...], tuple[int, ...]]:
-    cells: dict[tuple[Any, ...], list[int]] = {}
-    for key, counts in delta.cells[table].items():
-        folded = tuple(k.casefold().rstrip() if case_fold and isinstance(k, str) else k for k in key)
-        cell = cells.setdefault(folded, [0] * len(counts))
-        for i, n in enumerate(counts):
-            cell[i] += n
-    return {key: tuple(counts) for key, counts in cells.items() if any(counts)}
-
-
-def differences(connection: Connection, expected: Delta | None = None) -> list[Difference]:
-    """Cells whose stored counts differ from a recomputation from the rows.
-
-    On MariaDB keys compare as its collation does (case- and trailing-space-insensitive): "Ana" and
-    "ana" are one user there, in the tables as in the old GROUP BY."""
-    expected = expected if expected is not None else recompute(connection)
-    have = stored(connection)
-    fold = connection.dialect.name != "sqlite"
-    found = []
-    for table in TABLES:
-        want, got = _normalized(expected, table.name, fold), _normalized(have, table.name, fold)
-        for key in sorted(set(want) | set(got), key=repr):
-            zero = (0,) * len(COUNT_COLUMNS[table.name])
-            if want.get(key, zero) != got.get(key, zero):
-                found.append(Difference(table.name, key, got.get(key, zero), want.get(key, zero)))
-    return found
-
-
-def rebuild(
-    connection: Connection,
-    *,
-    chunk: int = RECOMPUTE_CHUNK,
-    progress: Progress | None = None,
-) -> Delta:
-    """Replaces the counts with a recomputation from the rows (in the caller's transaction).
-
-    Memory holds the cells, not the rows. Stop writers first (API, worker): a write committed while the
-    rows are read may be counted twice or not at all."""
-    expected = recompute(connection, chunk=chunk, progress=progress)
-    for table in reversed(TABLES):
-        connection.execute(delete(table))
-    expected.apply(connection)
-    return expected

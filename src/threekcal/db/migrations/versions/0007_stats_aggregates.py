@@ -1,7 +1,7 @@
 """Statistics aggregates: counts kept in the same transaction as every write (db/aggregates.py).
 
-The tables are filled from the existing comments at upgrade (``aggregates.rebuild``); later writes keep
-them current, ``threekcal stats verify`` compares them with a recomputation from the rows.
+The tables are filled from the existing comments at upgrade (``aggregates_check.rebuild``); later writes
+keep them current, ``threekcal stats verify`` compares them with a recomputation from the rows.
 
 Revision ID: 0007_stats_aggregates
 Revises: 0006_audit_sample
@@ -74,9 +74,9 @@ def upgrade() -> None:
         _count("n"), _count("positives"),
         **MARIADB,
     )  # fmt: skip
-    from threekcal.db import aggregates  # the one place of the counting rules
+    from threekcal.db import aggregates_check  # recomputes by the one place of the counting rules
 
-    aggregates.rebuild(op.get_bind())
+    aggregates_check.rebuild(op.get_bind())
 
 
 def downgrade() -> None:
