@@ -260,7 +260,7 @@ LIST_CASES: list[tuple[str, dict[str, Any]]] = [
 def raw_insert_baseline(data: Path, work: Path) -> float:
     """The ceiling of the import on SQLite: the same rows, checked, serialised and sorted as the importer
     does it beforehand (not timed), inserted with plain executemany, a transaction per chunk of
-    THREEKCAL_CHUNK_ROWS, into a migrated, empty database with the importer's page cache: what SQLite
+    THREEKCAL_IMPORT_CHUNK_ROWS, into a migrated, empty database with the importer's page cache: what SQLite
     itself takes for this schema (its indexes, nothing counted in the aggregates). Rows per CPU-second
     of the insert alone (this process runs only it meanwhile)."""
     from threekcal.db import import_sources
@@ -297,7 +297,7 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
         for _where, checked in import_sources.checked_rows(import_sources.file_source(data)):
             if not isinstance(checked, str):
                 chunk.append(import_sources.stored_values(checked))
-                if len(chunk) >= settings.chunk_rows:
+                if len(chunk) >= settings.import_chunk_rows:
                     insert()
         if chunk:
             insert()
@@ -307,7 +307,7 @@ def raw_insert_baseline(data: Path, work: Path) -> float:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     say(
-        f"raw SQLite insert of the same rows (the ceiling: executemany, {settings.chunk_rows:,} a "
+        f"raw SQLite insert of the same rows (the ceiling: executemany, {settings.import_chunk_rows:,} a "
         f"transaction, checking not timed): {rows / wall:,.0f} rows/s wall, "
         f"{rows / cpu:,.0f} rows per CPU-second"
     )

@@ -31,7 +31,7 @@ DEFERRABLE = sorted(str(index.name) for index in deferred_indexes.deferrable())
 def cli_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("THREEKCAL_DATABASE_URL", db_url)
     monkeypatch.setenv("THREEKCAL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "5")
+    monkeypatch.setenv("THREEKCAL_IMPORT_CHUNK_ROWS", "5")
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()

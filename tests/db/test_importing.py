@@ -53,7 +53,7 @@ HEADER = ["comments", "request_user", "request_time", "prediction_result", "pred
 def cli_db(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("THREEKCAL_DATABASE_URL", db_url)
     monkeypatch.setenv("THREEKCAL_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.delenv("THREEKCAL_CHUNK_ROWS", raising=False)
+    monkeypatch.delenv("THREEKCAL_IMPORT_CHUNK_ROWS", raising=False)
     get_settings.cache_clear()
     yield db_url
     get_settings.cache_clear()
@@ -134,7 +134,7 @@ def test_csv_import_stores_every_row_with_its_fields_and_twice_stores_nothing_ne
 
 
 def test_jsonl_import_in_small_chunks(cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "4")
+    monkeypatch.setenv("THREEKCAL_IMPORT_CHUNK_ROWS", "4")
     get_settings.cache_clear()
     path = tmp_path / "old.jsonl"
     lines = [
@@ -180,7 +180,7 @@ def test_comments_another_writer_stores_mid_import_are_never_counted_twice(
     at a time, no look-up before the INSERT): the INSERT skips them, they are already present. MariaDB
     (look-up, then INSERT): the chunk is rolled back, exit 1, and a second run finishes the import."""
     path = write_csv(tmp_path / "raced.csv", good_rows(12))
-    monkeypatch.setenv("THREEKCAL_CHUNK_ROWS", "5")
+    monkeypatch.setenv("THREEKCAL_IMPORT_CHUNK_ROWS", "5")
     get_settings.cache_clear()
     records = [clean_comment_record(dict(zip(HEADER, row, strict=True))) for row in good_rows(12)]
     by_receipt = {importing.receipt_for(record): record for record in records}
@@ -240,7 +240,7 @@ def test_a_checker_process_hands_over_bad_rows_in_order_and_its_errors(cli_db: s
     source = importing.file_source(path)
     path.unlink()  # the child process cannot open it: its error comes back here
     with pytest.raises(FileNotFoundError):
-        importing.import_comments(engine_for(cli_db), source, checker="process")
+        importing.import_comments(engine_for(cli_db), source, chunk_rows=2, checker="process")
     assert count(cli_db) == 5
 
 

@@ -119,7 +119,7 @@ def import_command(
                 engine,
                 source,
                 strict=strict,
-                chunk_rows=settings.chunk_rows,
+                chunk_rows=settings.import_chunk_rows,
                 sqlite_cache_mib=settings.import_sqlite_cache_mib,
                 defer_indexes=defer,  # type: ignore[arg-type]
                 defer_indexes_min_rows=settings.import_defer_indexes_min_rows,

@@ -225,7 +225,7 @@ def import_comments(
     source: Source,
     *,
     strict: bool = False,
-    chunk_rows: int = 50_000,
+    chunk_rows: int,
     on_bad: Callable[[BadRow], None] = lambda _bad: None,
     progress: Progress = lambda _position: None,
     after_chunk: AfterChunk | None = None,
