@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -85,7 +86,32 @@ def test_the_export_says_what_it_does_in_two_lines_without_onnxruntime_narrating
     assert len(ours) == 2
     assert ours[0].startswith("exporting ") and "once per model version" in ours[0]
     assert ours[1].startswith("exported ") and ours[1].endswith(" s")
-    assert not any(handler.filters for handler in logging.getLogger().handlers)  # the filter is gone
+    root = logging.getLogger()
+    assert not root.filters and not any(handler.filters for handler in root.handlers)  # the filter is gone
+
+
+def test_a_first_export_under_the_cli_prints_nothing_of_onnxruntime(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """``threekcal classify`` configures no logging: the quantizer's ``logging.warning`` would make a
+    handler of its own and print its advice to pre-process."""
+    env = {
+        **os.environ,
+        "THREEKCAL_MODEL": str(tiny_model_dir),
+        "THREEKCAL_CACHE_DIR": str(tmp_path / "cache"),
+        "THREEKCAL_BACKEND": "onnx",
+    }
+    completed = subprocess.run(
+        [sys.executable, "-m", "threekcal.cli", "classify", "hello there"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "+onnx-int8" in completed.stdout  # exported just now, and served
+    assert "pre-processing" not in completed.stderr and "WARNING" not in completed.stderr
 
 
 def test_crash_mid_export_leaves_nothing(

@@ -219,8 +219,9 @@ def _logits_only(model: torch.nn.Module) -> torch.nn.Module:
 def _onnxruntime_quiet() -> Iterator[None]:
     """Meanwhile, drop what ONNX Runtime's optimizer and quantizer log below WARNING (each fusion, node and
     tensor: about fifty lines for the offline test model, more for a deeper one), and its advice to
-    pre-process, which we chose not to follow. Their loggers have various names, the root logger among
-    them, so the filter sits on the root logger's handlers, which every such record reaches."""
+    pre-process, which we chose not to follow. Their loggers have various names: the filter sits on the
+    root logger (whose ``logging.warning`` makes a handler of its own when none is configured, as under
+    ``threekcal classify``) and on its handlers, which the other loggers' records reach."""
     import onnxruntime
 
     package = str(Path(onnxruntime.__file__).parent)
@@ -231,11 +232,12 @@ def _onnxruntime_quiet() -> Iterator[None]:
         advice = str(record.msg).startswith("Please consider to run pre-processing")
         return record.levelno >= logging.WARNING and not advice
 
-    handlers = list(logging.getLogger().handlers)
-    for handler in handlers:
-        handler.addFilter(keep)
+    root = logging.getLogger()
+    filtered = [root, *root.handlers]
+    for where in filtered:
+        where.addFilter(keep)
     try:
         yield
     finally:
-        for handler in handlers:
-            handler.removeFilter(keep)
+        for where in filtered:
+            where.removeFilter(keep)
