@@ -156,7 +156,7 @@ def export_command(
     from sqlalchemy.orm import Session
 
     from threekcal.api.routes.export import csv_lines, jsonl_lines
-    from threekcal.db import queries
+    from threekcal.db import importing, queries
     from threekcal.db.session import engine_for
     from threekcal.validation import InvalidInput, clean_label
 
@@ -192,4 +192,4 @@ def export_command(
         else:
             with open(output, "w", encoding="utf-8", newline="") as out:
                 out.writelines(lines)
-    console.print(f"{count} comment{'' if count == 1 else 's'} exported", highlight=False)
+    console.print(f"{importing.number_of(count, 'comment')} exported", highlight=False)

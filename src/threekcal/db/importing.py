@@ -63,6 +63,7 @@ __all__ = [
     "TableSource",
     "file_source",
     "import_comments",
+    "number_of",
     "receipt_for",
     "store_chunk",
     "stored_values",
@@ -90,12 +91,13 @@ class ImportReport:
 
     def summary(self) -> str:
         return (
-            f"{_count(self.rows, 'row')} read: {_count(self.stored, 'comment')} stored, "
-            f"{self.already_present} already present, {_count(self.bad, 'bad row')} skipped"
+            f"{number_of(self.rows, 'row')} read: {number_of(self.stored, 'comment')} stored, "
+            f"{self.already_present} already present, {number_of(self.bad, 'bad row')} skipped"
         )
 
 
-def _count(number: int, noun: str) -> str:
+def number_of(number: int, noun: str) -> str:
+    """The number with its noun, singular for one: "1 comment", "2 comments" (the CLI's summaries)."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
